@@ -1,0 +1,207 @@
+//! One authenticated backend connection: its socket and read buffer, the session state it currently carries,
+//! and helpers to run the small commands the proxy issues itself (state restore, ping, reset).
+
+use crate::protocol::codec::{write_packets, PacketCodec};
+use crate::protocol::errors::SqlError;
+use crate::protocol::packets::parse_err;
+use crate::protocol::response::{Expect, Outcome, ResponseScanner};
+use crate::protocol::{command, MAX_PACKET_PAYLOAD};
+use bytes::BytesMut;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Decoder;
+
+/// Session state a backend connection carries; a client's statement may run on it only when it matches the
+/// client's, so the proxy compares and restores it before use.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BackendState {
+    /// Current database.
+    pub db: Option<String>,
+    /// Connection collation (from the handshake or `SET NAMES`).
+    pub collation: u16,
+    /// Digest of the session-variable `SET` statements replayed on it (0: none).
+    pub vars_digest: u64,
+}
+
+/// Why a backend connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Socket error or end of stream.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The backend broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The backend refused the login.
+    #[error("login refused: {0}")]
+    Auth(String),
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+}
+
+/// Drop guard returned to the pool's accounting when a connection closes.
+pub trait Lease: Send + Sync {}
+
+/// An authenticated connection to one backend.
+pub struct BackendConn {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Bytes read from the backend and not yet consumed.
+    pub rbuf: BytesMut,
+    /// Reused buffer for framing outgoing commands.
+    pub wbuf: BytesMut,
+    /// Backend address (`host:port`).
+    pub addr: Arc<str>,
+    /// The backend's connection (thread) id.
+    pub thread_id: u32,
+    /// Negotiated capability flags.
+    pub caps: u32,
+    /// The client capabilities (within `RELAY_CAPS`) this connection was opened for: the pool matches clients on it.
+    pub relay_caps: u32,
+    /// Collation the connection had after login.
+    pub handshake_collation: u16,
+    /// Session state the connection carries now.
+    pub state: BackendState,
+    /// Number of times the connection has been checked out (distinguishes uses by different sessions).
+    pub uses: u64,
+    /// When it was last returned to the pool or used.
+    pub last_used: Instant,
+    /// Set when the connection must not be reused (I/O error, protocol desync).
+    pub broken: bool,
+    /// Pool accounting released when the connection is dropped.
+    pub(crate) _lease: Option<Box<dyn Lease>>,
+}
+
+impl BackendConn {
+    /// True when this connection negotiated CLIENT_DEPRECATE_EOF.
+    pub fn deprecate_eof(&self) -> bool {
+        self.caps & mysql_common::constants::CapabilityFlags::CLIENT_DEPRECATE_EOF.bits() != 0
+    }
+
+    /// Sends a command payload as a new command (sequence id 0).
+    pub async fn send_command(&mut self, payload: &[u8]) -> Result<(), BackendError> {
+        self.wbuf.clear();
+        self.wbuf
+            .reserve(payload.len() + 4 * (1 + payload.len() / MAX_PACKET_PAYLOAD));
+        let mut seq = 0;
+        write_packets(&mut self.wbuf, &mut seq, payload);
+        let r = self.stream.write_all(&self.wbuf).await;
+        if self.wbuf.capacity() > 1 << 20 {
+            self.wbuf = BytesMut::new();
+        }
+        r.map_err(|e| {
+            self.broken = true;
+            BackendError::Io(e)
+        })
+    }
+
+    /// Reads more bytes from the backend into `rbuf`; end of stream is an error.
+    pub async fn read_more(&mut self) -> Result<usize, BackendError> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(16 * 1024);
+        }
+        match self.stream.read_buf(&mut self.rbuf).await {
+            Ok(0) => {
+                self.broken = true;
+                Err(BackendError::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "backend closed the connection",
+                )))
+            }
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.broken = true;
+                Err(BackendError::Io(e))
+            }
+        }
+    }
+
+    /// Reads one logical packet (used during login and for the proxy's own small commands).
+    pub async fn read_packet(&mut self) -> Result<crate::protocol::codec::Message, BackendError> {
+        let mut codec = PacketCodec { max_payload: 1 << 30 };
+        loop {
+            match codec.decode(&mut self.rbuf) {
+                Ok(Some(m)) => return Ok(m),
+                Ok(None) => {
+                    self.read_more().await?;
+                }
+                Err(e) => {
+                    self.broken = true;
+                    return Err(BackendError::Protocol(e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Runs a command the proxy issues itself and discards its response. `Ok(Err(e))` is a server error
+    /// (the connection stays usable); `Err` means the connection is broken.
+    pub async fn run(&mut self, payload: &[u8], expect: Expect) -> Result<Result<(), SqlError>, BackendError> {
+        self.send_command(payload).await?;
+        let mut scanner = ResponseScanner::new(expect, self.deprecate_eof());
+        let mut err_packet = None;
+        loop {
+            let n = scanner.scan(&self.rbuf).map_err(|e| {
+                self.broken = true;
+                BackendError::Protocol(e.to_string())
+            })?;
+            if scanner.is_done() {
+                if let Outcome::Err(_) = scanner.outcome() {
+                    // The ERR packet is the last one in the scanned bytes.
+                    err_packet = last_packet(&self.rbuf[..n]).and_then(parse_err);
+                }
+                let _ = self.rbuf.split_to(n);
+                break;
+            }
+            let _ = self.rbuf.split_to(n);
+            self.read_more().await?;
+        }
+        if !self.rbuf.is_empty() {
+            self.broken = true;
+            return Err(BackendError::Protocol("unexpected bytes after a response".into()));
+        }
+        Ok(match scanner.outcome() {
+            Outcome::Ok => Ok(()),
+            Outcome::Err(code) => Err(match err_packet {
+                Some((c, state, msg)) => SqlError::from_backend(c, state, msg),
+                None => SqlError::from_backend(*code, "HY000".into(), "backend error".into()),
+            }),
+            Outcome::LocalInfile => {
+                self.broken = true;
+                return Err(BackendError::Protocol("unexpected LOCAL INFILE request".into()));
+            }
+            Outcome::Pending => unreachable!("scanner is done"),
+        })
+    }
+
+    /// Runs a SQL statement issued by the proxy (state restore).
+    pub async fn query(&mut self, sql: &[u8]) -> Result<Result<(), SqlError>, BackendError> {
+        let mut p = Vec::with_capacity(sql.len() + 1);
+        p.push(command::QUERY);
+        p.extend_from_slice(sql);
+        self.run(&p, Expect::Results).await
+    }
+
+    /// Health check: the socket has no pending data or end-of-stream (no syscall when the reactor saw nothing).
+    pub fn looks_alive(&self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.stream.try_read(&mut b), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+}
+
+/// The payload of the last complete packet in `buf`.
+fn last_packet(buf: &[u8]) -> Option<&[u8]> {
+    let mut i = 0;
+    let mut last = None;
+    while buf.len() >= i + 4 {
+        let len = buf[i] as usize | (buf[i + 1] as usize) << 8 | (buf[i + 2] as usize) << 16;
+        if buf.len() < i + 4 + len {
+            break;
+        }
+        last = Some(&buf[i + 4..i + 4 + len]);
+        i += 4 + len;
+    }
+    last
+}

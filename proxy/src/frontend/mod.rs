@@ -1,0 +1,38 @@
+//! The classic-protocol front end: per-connection I/O ([`client`]), the server side of the handshake and
+//! authentication ([`handshake`]), session state and the command loop ([`session`]), and the raw relay of one
+//! command to a backend ([`relay`]).
+
+pub mod client;
+pub mod handshake;
+pub mod relay;
+pub mod session;
+
+use crate::auth::UserStore;
+use crate::backend::Pools;
+use crate::config::ProxySection;
+use crate::metrics::Metrics;
+use arc_swap::ArcSwap;
+use shardgate_router::ShardMap;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+use tokio_rustls::TlsAcceptor;
+
+/// Everything a client connection needs, shared by all of them.
+pub struct Context {
+    /// `[proxy]` settings.
+    pub proxy: ProxySection,
+    /// TLS acceptor when `[tls]` is configured.
+    pub tls: Option<TlsAcceptor>,
+    /// Refuse clients that do not upgrade to TLS.
+    pub tls_required: bool,
+    /// Proxy users.
+    pub users: UserStore,
+    /// Backend pools.
+    pub pools: Arc<Pools>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The shard map in use; each statement loads one snapshot.
+    pub map: ArcSwap<ShardMap>,
+    /// Next client connection id.
+    pub next_connection_id: AtomicU32,
+}

@@ -1,0 +1,17 @@
+//! `shardgate-router`: the pure half of Shardgate's data path.
+//!
+//! Nothing here opens a socket, spawns a task or reads the clock: these are functions from bytes and shard maps to
+//! decisions, so they are tested exhaustively without a database. The proxy calls them on every statement, so the
+//! per-statement entry points ([`classify::classify`], [`ShardMap::keyspace`]) allocate nothing on the common path.
+//!
+//! - [`shardmap`]: the versioned shard map document (YAML), its validation and lookups.
+//! - [`lexer`]: a single-pass SQL tokenizer that understands strings, identifiers, comments and variables.
+//! - [`classify`]: what a statement does to the session (database change, session variables, pinning state).
+
+pub mod classify;
+pub mod keyrange;
+pub mod lexer;
+pub mod shardmap;
+
+pub use classify::{classify, Classified, SessionEffect, StatementKind};
+pub use shardmap::{Keyspace, MapError, Shard, ShardMap, Tablet};

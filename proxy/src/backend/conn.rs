@@ -71,6 +71,8 @@ pub struct BackendConn {
     pub last_used: Instant,
     /// Set when the connection must not be reused (I/O error, protocol desync).
     pub broken: bool,
+    /// How the login went (plugin and path), for the connection log line.
+    pub auth_path: &'static str,
     /// Pool accounting released when the connection is dropped.
     pub(crate) _lease: Option<Box<dyn Lease>>,
 }

@@ -71,6 +71,7 @@ async fn connect_inner(
         uses: 0,
         last_used: Instant::now(),
         broken: false,
+        auth_path: "mysql_native_password",
         _lease: None,
     };
     let greeting = conn.read_packet().await?;
@@ -112,7 +113,12 @@ async fn connect_inner(
         let p = conn.read_packet().await?;
         seq = p.seq.wrapping_add(1);
         match p.payload.first() {
-            Some(0x00) => return Ok(conn),
+            Some(0x00) => {
+                if plugin_name == b"caching_sha2_password" && conn.auth_path == "mysql_native_password" {
+                    conn.auth_path = "caching_sha2_password";
+                }
+                return Ok(conn);
+            }
             Some(0xff) => {
                 let msg = parse_err(&p.payload)
                     .map(|e| format!("ERROR {} ({}): {}", e.0, e.1, e.2))
@@ -130,7 +136,7 @@ async fn connect_inner(
                 send(&mut conn, &mut seq, &resp).await?;
             }
             Some(0x01) if plugin_name == b"caching_sha2_password" => match p.payload.get(1) {
-                Some(0x03) => {} // fast auth success; OK follows
+                Some(0x03) => conn.auth_path = "caching_sha2_password (fast path)",
                 Some(0x04) => {
                     // Full authentication without TLS: ask for the RSA key, then send the encrypted password.
                     send(&mut conn, &mut seq, &[0x02]).await?;
@@ -150,6 +156,7 @@ async fn connect_inner(
                     .map_err(|e| BackendError::Protocol(e.to_string()))?
                     .map_err(|_| BackendError::Protocol("backend sent an unusable RSA public key".into()))?;
                     send(&mut conn, &mut seq, &ct).await?;
+                    conn.auth_path = "caching_sha2_password (full authentication, RSA)";
                 }
                 _ => return Err(BackendError::Protocol("unexpected caching_sha2_password reply".into())),
             },

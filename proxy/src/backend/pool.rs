@@ -138,6 +138,7 @@ impl BackendPool {
         {
             Ok(mut c) => {
                 self.shared.open.inc();
+                tracing::info!(backend = %self.shared.addr, thread_id = c.thread_id, auth = c.auth_path, "backend connection opened");
                 c._lease = Some(Box::new(PoolLease {
                     _permit: permit,
                     shared: Arc::downgrade(&self.shared),

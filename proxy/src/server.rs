@@ -54,6 +54,7 @@ pub fn build_context(cfg: &Config) -> Result<Arc<Context>, String> {
         metrics,
         map: ArcSwap::from_pointee(map),
         next_connection_id: AtomicU32::new(1),
+        sessions: Arc::default(),
     }))
 }
 
@@ -151,7 +152,11 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Context>, max_connections: 
                     let mut c = ClientConn::new(ClientStream::Plain(stream), peer, 1024);
                     let e =
                         SqlError::too_many_connections(format!("proxy.max_connections = {max_connections} reached"));
-                    let _ = c.send_err(0, &e).await;
+                    let mut p = bytes::BytesMut::new();
+                    crate::protocol::packets::err_payload_before_greeting(&mut p, &e);
+                    let mut seq = 0;
+                    c.queue(&mut seq, &p);
+                    let _ = c.flush().await;
                 });
             }
         }

@@ -34,6 +34,8 @@ pub enum StatementKind {
     Commit,
     /// `ROLLBACK` (not `ROLLBACK TO SAVEPOINT`, which is [`StatementKind::Other`]).
     Rollback,
+    /// `KILL …`.
+    Kill,
     /// Anything else (DDL, SHOW, CALL, …), and the empty statement.
     Other,
 }
@@ -73,6 +75,15 @@ pub enum SessionEffect<'a> {
     ShowDatabases(Option<Cow<'a, str>>),
     /// `SHOW DATABASES WHERE …`: not answerable by the proxy.
     UnsupportedShowDatabases,
+    /// `KILL [HARD|SOFT] [CONNECTION|QUERY] [ID] n`: ids are the proxy's connection ids, so the proxy handles it.
+    Kill {
+        /// `KILL QUERY`: cancel the running statement only.
+        query_only: bool,
+        /// Target connection id.
+        id: u64,
+    },
+    /// A `KILL` form the proxy cannot map to one of its sessions (`KILL USER …`, `KILL QUERY ID <query id>`).
+    UnsupportedKill,
 }
 
 /// The result of [`classify`].
@@ -86,6 +97,8 @@ pub struct Classified<'a> {
     pub pin: Option<PinReason>,
     /// The statement calls `LAST_INSERT_ID()`: the session's last insert id must be present on the connection.
     pub reads_last_insert_id: bool,
+    /// The statement calls `ROW_COUNT()` or `FOUND_ROWS()`, which describe the session's previous statement.
+    pub reads_previous_statement_counts: bool,
     /// More than one statement in the query.
     pub multi_statement: bool,
 }
@@ -97,6 +110,7 @@ pub fn classify(sql: &[u8]) -> Classified<'_> {
         effect: SessionEffect::None,
         pin: None,
         reads_last_insert_id: false,
+        reads_previous_statement_counts: false,
         multi_statement: false,
     };
     let mut lex = Lexer::new(sql).peekable();
@@ -172,6 +186,9 @@ fn classify_one<'a>(
             effect = SessionEffect::UseDatabase(unquote_ident(t.text(sql)));
         }
         StatementKind::Use
+    } else if word(&first, "KILL") {
+        effect = classify_kill(sql, lex);
+        StatementKind::Kill
     } else if word(&first, "SHOW") {
         let kind = match lex.peek() {
             Some(t) if word(t, "DATABASES") || word(t, "SCHEMAS") => {
@@ -233,6 +250,10 @@ fn scan_rest<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a>) 
                     out.pin.get_or_insert(PinReason::FoundRows);
                 } else if w.eq_ignore_ascii_case(b"GET_LOCK") && lex.peek().is_some_and(|n| n.is_punct(b'(')) {
                     out.pin.get_or_insert(PinReason::Lock);
+                } else if (w.eq_ignore_ascii_case(b"ROW_COUNT") || w.eq_ignore_ascii_case(b"FOUND_ROWS"))
+                    && lex.peek().is_some_and(|n| n.is_punct(b'('))
+                {
+                    out.reads_previous_statement_counts = true;
                 } else if w.eq_ignore_ascii_case(b"LAST_INSERT_ID") && lex.peek().is_some_and(|n| n.is_punct(b'(')) {
                     lex.next();
                     if lex.peek().is_some_and(|n| n.is_punct(b')')) {
@@ -244,6 +265,33 @@ fn scan_rest<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a>) 
             }
             _ => {}
         }
+    }
+}
+
+/// Parses the rest of `KILL [HARD|SOFT] [CONNECTION|QUERY] [ID] n` (the `KILL` keyword is consumed).
+fn classify_kill<'a>(sql: &'a [u8], lex: &mut Tokens<'a>) -> SessionEffect<'a> {
+    let mut query_only = false;
+    let mut t = lex.next();
+    if t.is_some_and(|t| t.is_word(sql, "HARD") || t.is_word(sql, "SOFT")) {
+        t = lex.next();
+    }
+    if t.is_some_and(|t| t.is_word(sql, "CONNECTION")) {
+        t = lex.next();
+    } else if t.is_some_and(|t| t.is_word(sql, "QUERY")) {
+        query_only = true;
+        t = lex.next();
+        if t.is_some_and(|t| t.is_word(sql, "ID")) {
+            // KILL QUERY ID n names a query id, not a connection.
+            return SessionEffect::UnsupportedKill;
+        }
+    }
+    let id = t
+        .filter(|t| t.kind == TokenKind::Number)
+        .and_then(|t| std::str::from_utf8(t.text(sql)).ok()?.parse::<u64>().ok());
+    let rest_is_empty = lex.peek().is_none_or(|t| t.is_punct(b';'));
+    match id {
+        Some(id) if rest_is_empty => SessionEffect::Kill { query_only, id },
+        _ => SessionEffect::UnsupportedKill,
     }
 }
 
@@ -455,6 +503,17 @@ mod tests {
         assert_eq!(c("select last_insert_id(7)").pin, Some(PinReason::ConnectionState));
         let r = c("SELECT LAST_INSERT_ID()");
         assert!(r.reads_last_insert_id && r.pin.is_none());
+    }
+
+    #[test]
+    fn kill_statements() {
+        assert_eq!(c("KILL 12").effect, SessionEffect::Kill { query_only: false, id: 12 });
+        assert_eq!(c("kill query 7;").effect, SessionEffect::Kill { query_only: true, id: 7 });
+        assert_eq!(c("KILL HARD CONNECTION 3").effect, SessionEffect::Kill { query_only: false, id: 3 });
+        assert_eq!(c("KILL USER 'bob'").effect, SessionEffect::UnsupportedKill);
+        assert_eq!(c("KILL QUERY ID 5").effect, SessionEffect::UnsupportedKill);
+        assert_eq!(c("KILL 5 6").effect, SessionEffect::UnsupportedKill);
+        assert_eq!(c("KILL").effect, SessionEffect::UnsupportedKill);
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //! - [`classify`]: what a statement does to the session (database change, session variables, pinning state).
 
 pub mod classify;
+pub mod counts;
 pub mod keyrange;
 pub mod lexer;
 pub mod shardmap;
 
 pub use classify::{classify, Classified, SessionEffect, StatementKind};
+pub use counts::{substitute_counts, PreviousCounts};
 pub use shardmap::{Keyspace, MapError, Shard, ShardMap, Tablet};

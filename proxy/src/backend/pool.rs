@@ -100,6 +100,10 @@ impl BackendPool {
             if idle[i].relay_caps != caps {
                 continue;
             }
+            // MySQL cannot deselect a database: a session without one needs a connection that never selected one.
+            if want.db.is_none() && idle[i].state.db.is_some() {
+                continue;
+            }
             if idle[i].state == *want {
                 self.idle_gauge.dec();
                 return Some(idle.remove(i));

@@ -124,11 +124,9 @@ pub async fn handshake(ctx: &Context, conn: &mut ClientConn, connection_id: u32)
         let ClientStream::Plain(tcp) = plain else {
             return Err(HandshakeFailure::silent("SSLRequest on a TLS connection"));
         };
-        if !conn.rbuf.is_empty() {
-            return Err(HandshakeFailure::silent(
-                "client sent data after SSLRequest before the TLS handshake",
-            ));
-        }
+        // The client may send its ClientHello right behind the SSLRequest: start TLS with what is buffered.
+        let early = conn.rbuf.split().freeze();
+        let tcp = crate::stream::Prefixed::new(early, tcp);
         let tls = acceptor
             .accept(tcp)
             .await
@@ -174,7 +172,7 @@ pub async fn handshake(ctx: &Context, conn: &mut ClientConn, connection_id: u32)
     authenticate(ctx, conn, &mut seq, user, &host, &scramble, &client_plugin, auth_data).await?;
 
     if let Some(d) = &db {
-        if ctx.map.load().keyspace(d).is_none() {
+        if !d.eq_ignore_ascii_case(super::session::INFORMATION_SCHEMA) && ctx.map.load().keyspace(d).is_none() {
             return Err(HandshakeFailure::send(seq, SqlError::unknown_database(d), false));
         }
     }

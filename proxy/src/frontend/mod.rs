@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod handshake;
+pub mod registry;
 pub mod relay;
 pub mod session;
 
@@ -35,4 +36,6 @@ pub struct Context {
     pub map: ArcSwap<ShardMap>,
     /// Next client connection id.
     pub next_connection_id: AtomicU32,
+    /// Live sessions by connection id (for KILL).
+    pub sessions: Arc<registry::SessionRegistry>,
 }

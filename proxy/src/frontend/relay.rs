@@ -25,6 +25,10 @@ pub struct Relayed {
     pub stmt_id: Option<u32>,
     /// Bytes copied to the client.
     pub bytes_to_client: u64,
+    /// Rows of the last result set.
+    pub rows: u64,
+    /// The response's last result was a result set.
+    pub ended_with_result_set: bool,
 }
 
 /// Why a relay stopped early.
@@ -102,6 +106,8 @@ pub async fn relay(
         last_insert_id: scanner.last_insert_id,
         stmt_id: scanner.stmt_id,
         bytes_to_client: forwarded,
+        rows: scanner.rows,
+        ended_with_result_set: scanner.ended_with_result_set,
     })
 }
 

@@ -9,6 +9,7 @@
 
 use super::client::ClientConn;
 use super::handshake::{authenticate, Login};
+use super::registry::Registered;
 use super::relay::{relay, RelayError, Relayed};
 use super::Context;
 use crate::backend::{BackendConn, BackendError, BackendPool, BackendState};
@@ -20,7 +21,7 @@ use crate::protocol::resultset::TextResultSet;
 use crate::protocol::{command, status};
 use bytes::Bytes;
 use shardgate_router::classify::PinReason;
-use shardgate_router::{classify, SessionEffect, ShardMap};
+use shardgate_router::{classify, substitute_counts, PreviousCounts, SessionEffect, ShardMap};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use std::time::Instant;
 const MAX_REPLAYED_SETS: usize = 64;
 
 /// The pseudo-database every MySQL server has; sessions may select it and it is served by the default keyspace.
-const INFORMATION_SCHEMA: &str = "information_schema";
+pub const INFORMATION_SCHEMA: &str = "information_schema";
 
 /// Marks a backend connection whose current database is unknown (after COM_RESET_CONNECTION).
 const UNKNOWN_DB: &str = "\0unknown";
@@ -51,6 +52,36 @@ struct RouteCache {
 /// The client connection must be closed (the error, if any, was already sent).
 struct Fatal;
 
+/// How to run one command on a backend.
+struct Exec {
+    /// Shape of the response.
+    expect: Expect,
+    /// Metrics label.
+    class: CommandClass,
+    /// Route by the session's keyspace (false: the command targets the held connection's prepared statement).
+    routed: bool,
+    /// The command calls `LAST_INSERT_ID()`: make the session's value present on the connection first.
+    reads_last_insert_id: bool,
+    /// The command calls `ROW_COUNT()`/`FOUND_ROWS()`: substitute the session's values unless it runs on the
+    /// connection that ran the previous statement.
+    reads_previous_counts: bool,
+    /// Bookkeeping once the response is known.
+    track: Track,
+}
+
+impl Exec {
+    fn new(expect: Expect, class: CommandClass) -> Exec {
+        Exec {
+            expect,
+            class,
+            routed: true,
+            reads_last_insert_id: false,
+            reads_previous_counts: false,
+            track: Track::Nothing,
+        }
+    }
+}
+
 /// Bookkeeping a command needs once its response is known, done before the connection may return to the pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Track {
@@ -58,13 +89,18 @@ enum Track {
     Nothing,
     /// A session-variable `SET` (the statement text): replay it on connections that serve the session later.
     SessionSet(Bytes),
-    /// COM_STMT_PREPARE: the statement id keeps the connection held.
-    Prepare,
+    /// COM_STMT_PREPARE: the statement id keeps the connection held; remember whether the statement reads
+    /// `LAST_INSERT_ID()`.
+    Prepare {
+        /// The statement calls `LAST_INSERT_ID()`.
+        reads_last_insert_id: bool,
+    },
 }
 
 /// A client session after login.
 pub struct Session<'a> {
     ctx: &'a Context,
+    registered: Registered,
     client: ClientConn,
     id: u32,
     user: String,
@@ -77,8 +113,18 @@ pub struct Session<'a> {
     held: Option<Held>,
     sticky: Option<PinReason>,
     prepared: HashSet<u32>,
+    /// Prepared statements that call `LAST_INSERT_ID()`.
+    prepared_reading_last_insert_id: HashSet<u32>,
     last_insert_id: u64,
-    last_conn: Option<(Arc<str>, u32, u64)>,
+    /// The connection (address, thread id, use count) known to hold the session's `LAST_INSERT_ID()` value.
+    last_insert_id_conn: Option<(Arc<str>, u32, u64)>,
+    /// The connection that ran the session's previous statement.
+    previous_conn: Option<(Arc<str>, u32, u64)>,
+    /// `ROW_COUNT()` / `FOUND_ROWS()` of the previous statement.
+    counts: PreviousCounts,
+    /// Keep the connection for the next statement: the previous one left warnings or an error there that
+    /// `SHOW WARNINGS`, `SHOW ERRORS`, `@@warning_count` or `GET DIAGNOSTICS` may read.
+    hold_for_diagnostics: bool,
     route: Option<RouteCache>,
 }
 
@@ -86,8 +132,10 @@ impl<'a> Session<'a> {
     /// Starts a session for a client that has logged in.
     pub fn new(ctx: &'a Context, client: ClientConn, id: u32, login: Login) -> Session<'a> {
         let multi = client.caps & mysql_common::constants::CapabilityFlags::CLIENT_MULTI_STATEMENTS.bits() != 0;
+        let registered = ctx.sessions.register(id, &login.user);
         Session {
             ctx,
+            registered,
             client,
             id,
             user: login.user,
@@ -100,8 +148,12 @@ impl<'a> Session<'a> {
             held: None,
             sticky: None,
             prepared: HashSet::new(),
+            prepared_reading_last_insert_id: HashSet::new(),
             last_insert_id: 0,
-            last_conn: None,
+            last_insert_id_conn: None,
+            previous_conn: None,
+            counts: PreviousCounts::default(),
+            hold_for_diagnostics: false,
             route: None,
         }
     }
@@ -109,7 +161,19 @@ impl<'a> Session<'a> {
     /// Runs the command loop until the client quits, the connection breaks, or state is lost.
     pub async fn run(mut self) {
         loop {
-            let msg = match self.client.read_message().await {
+            if self.registered.handle.is_killed() {
+                tracing::info!(session = self.id, "session killed");
+                break;
+            }
+            let handle = self.registered.handle.clone();
+            let read = tokio::select! {
+                r = self.client.read_message() => r,
+                _ = handle.killed() => {
+                    tracing::info!(session = self.id, "session killed while idle");
+                    break;
+                }
+            };
+            let msg = match read {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(CodecError::Io(e)) => {
@@ -196,9 +260,28 @@ impl<'a> Session<'a> {
     }
 
     async fn use_database(&mut self, db: String, seq: u8, class: CommandClass) -> Result<(), Fatal> {
-        if db != INFORMATION_SCHEMA && self.ctx.map.load().keyspace(&db).is_none() {
+        let map = self.ctx.map.load();
+        let keyspace = if db == INFORMATION_SCHEMA {
+            Some(map.default_keyspace())
+        } else {
+            map.keyspace(&db)
+        };
+        let Some(keyspace) = keyspace else {
             return self.fail(seq, class, &SqlError::unknown_database(&db)).await;
+        };
+        // A transaction or pinned state cannot follow the session to another backend: refuse now, so the
+        // transaction can still be ended where it lives.
+        if let Some(h) = &self.held {
+            let target = &keyspace.only_shard().primary.addr;
+            if self.has_pinning_state() && **h.pool.addr() != **target {
+                let e = SqlError::not_supported(format!(
+                    "USE {db} inside a transaction (or with pinned session state) on backend {}: keyspace {db} lives on {target}; COMMIT or ROLLBACK first",
+                    h.pool.addr()
+                ));
+                return self.fail(seq, class, &e).await;
+            }
         }
+        drop(map);
         self.db = Some(db);
         self.route = None;
         self.reply_ok(seq, class).await
@@ -232,6 +315,41 @@ impl<'a> Session<'a> {
         self.client.flush().await.map_err(|_| Fatal)
     }
 
+    /// `KILL [QUERY] id` with a proxy connection id: cancels the statement that session runs on its backend and,
+    /// for KILL CONNECTION, closes the session.
+    async fn kill(&mut self, query_only: bool, id: u64, seq: u8) -> Result<(), Fatal> {
+        let Some(target) = self.ctx.sessions.get(id) else {
+            return self.fail(seq, CommandClass::Query, &SqlError::no_such_thread(id)).await;
+        };
+        if target.user() != self.user {
+            return self.fail(seq, CommandClass::Query, &SqlError::kill_denied(id)).await;
+        }
+        if target.id != self.id {
+            let running = target.running.lock().await;
+            if let Some((addr, thread_id)) = running.as_ref() {
+                let pool = self.ctx.pools.get(addr);
+                match pool.checkout(self.relay_caps(), &BackendState::default()).await {
+                    Ok(mut c) => {
+                        let r = c.query(format!("KILL QUERY {thread_id}").as_bytes()).await;
+                        if let Ok(Err(e)) = &r {
+                            tracing::debug!(error = %e, "KILL QUERY on the backend failed (statement already ended?)");
+                        }
+                        pool.release(c);
+                    }
+                    Err(e) => {
+                        let e = SqlError::backend_unavailable(addr, e);
+                        drop(running);
+                        return self.fail(seq, CommandClass::Query, &e).await;
+                    }
+                }
+            }
+        }
+        if !query_only {
+            target.kill();
+        }
+        self.reply_ok(seq, CommandClass::Query).await
+    }
+
     // ----- commands ------------------------------------------------------------------------------------------
 
     async fn com_query(&mut self, payload: &Bytes, seq: u8) -> Result<(), Fatal> {
@@ -242,6 +360,16 @@ impl<'a> Session<'a> {
             SessionEffect::ShowDatabases(p) => {
                 let p = p.as_ref().map(|s| s.to_string());
                 return self.show_databases(p.as_deref(), seq).await;
+            }
+            SessionEffect::Kill { query_only, id } => return self.kill(*query_only, *id, seq).await,
+            SessionEffect::UnsupportedKill => {
+                return self
+                    .fail(
+                        seq,
+                        CommandClass::Query,
+                        &SqlError::not_supported("this KILL form; use KILL [CONNECTION|QUERY] <connection id>"),
+                    )
+                    .await
             }
             SessionEffect::UnsupportedShowDatabases => {
                 return self
@@ -266,32 +394,29 @@ impl<'a> Session<'a> {
             Track::Nothing
         };
         let reads_last_insert_id = c.reads_last_insert_id;
-        self.execute(
-            payload,
-            seq,
-            Expect::Results,
-            CommandClass::Query,
-            true,
+        let exec = Exec {
             reads_last_insert_id,
+            reads_previous_counts: c.reads_previous_statement_counts,
             track,
-        )
-        .await
-        .map(|_| ())
+            ..Exec::new(Expect::Results, CommandClass::Query)
+        };
+        self.execute(payload, seq, exec).await.map(|_| ())
     }
 
     async fn com_stmt_prepare(&mut self, payload: &Bytes, seq: u8) -> Result<(), Fatal> {
-        // The statement lives on the connection that prepares it: the id keeps that connection held.
-        self.execute(
-            payload,
-            seq,
-            Expect::Prepare,
-            CommandClass::Prepare,
-            true,
-            false,
-            Track::Prepare,
-        )
-        .await
-        .map(|_| ())
+        // The statement lives on the connection that prepares it: the id keeps that connection held. State its
+        // executions create (user variables, locks, …) must outlive the statement: pin as for a text query.
+        let c = classify(&payload[1..]);
+        if let Some(reason) = c.pin {
+            self.sticky.get_or_insert(reason);
+        }
+        let exec = Exec {
+            track: Track::Prepare {
+                reads_last_insert_id: c.reads_last_insert_id,
+            },
+            ..Exec::new(Expect::Prepare, CommandClass::Prepare)
+        };
+        self.execute(payload, seq, exec).await.map(|_| ())
     }
 
     async fn com_stmt(&mut self, cmd: u8, payload: &Bytes, seq: u8) -> Result<(), Fatal> {
@@ -330,6 +455,7 @@ impl<'a> Session<'a> {
             self.ctx.metrics.statement(class, sent.is_ok());
             if cmd == command::STMT_CLOSE {
                 self.prepared.remove(&id);
+                self.prepared_reading_last_insert_id.remove(&id);
             }
             if sent.is_err() {
                 // Nothing to answer; the next command that needs the connection reports the loss.
@@ -337,6 +463,7 @@ impl<'a> Session<'a> {
                     drop(h);
                 }
                 self.prepared.clear();
+                self.prepared_reading_last_insert_id.clear();
                 return Err(self.lost_state_close(seq, "sending a prepared-statement command").await);
             }
             self.release_if_unpinned();
@@ -347,9 +474,12 @@ impl<'a> Session<'a> {
             command::STMT_RESET => Expect::Single,
             _ => Expect::Results,
         };
-        self.execute(payload, seq, expect, class, false, false, Track::Nothing)
-            .await
-            .map(|_| ())
+        let exec = Exec {
+            routed: false,
+            reads_last_insert_id: cmd == command::STMT_EXECUTE && self.prepared_reading_last_insert_id.contains(&id),
+            ..Exec::new(expect, class)
+        };
+        self.execute(payload, seq, exec).await.map(|_| ())
     }
 
     async fn com_set_option(&mut self, payload: &Bytes, seq: u8) -> Result<(), Fatal> {
@@ -455,6 +585,7 @@ impl<'a> Session<'a> {
             }
         }
         self.reset_state().await;
+        self.registered.handle.set_user(&req.user);
         self.user = req.user;
         self.db = req.db;
         self.route = None;
@@ -467,26 +598,22 @@ impl<'a> Session<'a> {
 
     /// Forwards a command that needs no session bookkeeping beyond the generic one.
     async fn forward(&mut self, payload: &Bytes, seq: u8, expect: Expect, class: CommandClass) -> Result<(), Fatal> {
-        self.execute(payload, seq, expect, class, true, false, Track::Nothing)
-            .await
-            .map(|_| ())
+        self.execute(payload, seq, Exec::new(expect, class)).await.map(|_| ())
     }
 
     // ----- execution -----------------------------------------------------------------------------------------
 
     /// Runs one command on a backend connection (held or borrowed) and relays the response. `Ok(None)` when an
     /// error was already reported to the client and the session continues.
-    #[allow(clippy::too_many_arguments)]
-    async fn execute(
-        &mut self,
-        payload: &Bytes,
-        seq: u8,
-        expect: Expect,
-        class: CommandClass,
-        routed: bool,
-        reads_last_insert_id: bool,
-        track: Track,
-    ) -> Result<Option<Relayed>, Fatal> {
+    async fn execute(&mut self, payload: &Bytes, seq: u8, exec: Exec) -> Result<Option<Relayed>, Fatal> {
+        let Exec {
+            expect,
+            class,
+            routed,
+            reads_last_insert_id,
+            reads_previous_counts,
+            track,
+        } = exec;
         let mut held = match self.acquire(routed).await {
             Ok(h) => h,
             Err(e) => {
@@ -494,15 +621,31 @@ impl<'a> Session<'a> {
                 return Ok(None);
             }
         };
-        if reads_last_insert_id && self.last_insert_id != 0 && !self.is_last_conn(&held.conn) {
+        self.hold_for_diagnostics = false;
+        let conn_id = (held.conn.addr.clone(), held.conn.thread_id, held.conn.uses);
+        if reads_last_insert_id && self.last_insert_id != 0 && self.last_insert_id_conn.as_ref() != Some(&conn_id) {
             let sql = format!("SELECT LAST_INSERT_ID({})", self.last_insert_id);
             if let Err(e) = held.conn.query(sql.as_bytes()).await {
                 tracing::debug!(session = self.id, error = %e, "restoring LAST_INSERT_ID failed");
                 return self.backend_failed(seq, class, held, e, false, 0).await;
             }
+            self.last_insert_id_conn = Some(conn_id.clone());
         }
+        let rewritten;
+        let payload = if reads_previous_counts && self.previous_conn.as_ref() != Some(&conn_id) {
+            let mut p = vec![payload[0]];
+            p.extend_from_slice(&substitute_counts(&payload[1..], self.counts));
+            rewritten = Bytes::from(p);
+            &rewritten
+        } else {
+            payload
+        };
+        let handle = self.registered.handle.clone();
+        *handle.running.lock().await = Some((held.conn.addr.clone(), held.conn.thread_id));
         let started = Instant::now();
         let result = relay(&mut self.client, &mut held.conn, payload, expect).await;
+        // Under the lock: a KILL QUERY in flight for this connection finishes before the connection can be reused.
+        *handle.running.lock().await = None;
         held.pool.duration.observe(started.elapsed().as_secs_f64());
         self.ctx.metrics.bytes_to_backend.inc_by(payload.len() as u64);
         match result {
@@ -514,8 +657,20 @@ impl<'a> Session<'a> {
                 }
                 if r.last_insert_id != 0 {
                     self.last_insert_id = r.last_insert_id;
+                    self.last_insert_id_conn = Some(conn_id.clone());
                 }
-                self.last_conn = Some((held.conn.addr.clone(), held.conn.thread_id, held.conn.uses));
+                self.previous_conn = Some(conn_id);
+                match r.outcome {
+                    Outcome::Ok if r.ended_with_result_set => {
+                        self.counts = PreviousCounts {
+                            row_count: -1,
+                            found_rows: r.rows,
+                        }
+                    }
+                    Outcome::Ok => self.counts.row_count = r.info.affected_rows as i64,
+                    _ => self.counts.row_count = -1,
+                }
+                self.hold_for_diagnostics = r.info.warnings > 0 || matches!(r.outcome, Outcome::Err(_));
                 match (track, &r.outcome) {
                     (Track::SessionSet(stmt), Outcome::Ok) => {
                         self.record_set(stmt);
@@ -523,9 +678,12 @@ impl<'a> Session<'a> {
                     }
                     // A failed SET may have applied some assignments: nobody may reuse this state unreset.
                     (Track::SessionSet(_), _) => held.conn.state.vars_digest = u64::MAX,
-                    (Track::Prepare, Outcome::Ok) => {
+                    (Track::Prepare { reads_last_insert_id }, Outcome::Ok) => {
                         if let Some(id) = r.stmt_id {
                             self.prepared.insert(id);
+                            if reads_last_insert_id {
+                                self.prepared_reading_last_insert_id.insert(id);
+                            }
                         }
                     }
                     _ => {}
@@ -621,6 +779,7 @@ impl<'a> Session<'a> {
                     let addr = h.conn.addr.clone();
                     drop(h);
                     self.prepared.clear();
+                    self.prepared_reading_last_insert_id.clear();
                     return Err(SqlError::backend_lost(&addr, e));
                 }
             }
@@ -724,12 +883,6 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn is_last_conn(&self, c: &BackendConn) -> bool {
-        self.last_conn
-            .as_ref()
-            .is_some_and(|(a, t, u)| *a == c.addr && *t == c.thread_id && *u == c.uses)
-    }
-
     /// Records a successful session-variable `SET` so later connections replay it.
     fn record_set(&mut self, stmt: Bytes) {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -751,7 +904,7 @@ impl<'a> Session<'a> {
 
     /// Returns the held connection to its pool unless the session's state needs it.
     fn release_if_unpinned(&mut self) {
-        if self.has_pinning_state() {
+        if self.has_pinning_state() || self.hold_for_diagnostics {
             return;
         }
         if let Some(h) = self.held.take() {
@@ -779,8 +932,12 @@ impl<'a> Session<'a> {
         self.vars_digest = 0;
         self.sticky = None;
         self.prepared.clear();
+        self.prepared_reading_last_insert_id.clear();
         self.last_insert_id = 0;
-        self.last_conn = None;
+        self.last_insert_id_conn = None;
+        self.previous_conn = None;
+        self.counts = PreviousCounts::default();
+        self.hold_for_diagnostics = false;
         self.status = status::AUTOCOMMIT;
         let bit = mysql_common::constants::CapabilityFlags::CLIENT_MULTI_STATEMENTS.bits();
         self.multi_statements = self.client.caps & bit != 0;

@@ -150,6 +150,16 @@ impl SqlError {
         )
     }
 
+    /// 1094 ER_NO_SUCH_THREAD.
+    pub fn no_such_thread(id: u64) -> SqlError {
+        SqlError::new(1094, "HY000", format!("Unknown thread id: {id}"))
+    }
+
+    /// 1095 ER_KILL_DENIED_ERROR.
+    pub fn kill_denied(id: u64) -> SqlError {
+        SqlError::new(1095, "HY000", format!("You are not owner of thread {id}"))
+    }
+
     /// 1105 ER_UNKNOWN_ERROR for internal failures.
     pub fn internal(detail: impl fmt::Display) -> SqlError {
         SqlError::new(1105, "HY000", detail)

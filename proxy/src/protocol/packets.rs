@@ -41,6 +41,14 @@ pub fn err_payload(out: &mut BytesMut, e: &SqlError) {
     out.put_slice(e.message.as_bytes());
 }
 
+/// Payload of an ERR packet sent instead of the greeting: the client does not know the server's capabilities
+/// yet, so the pre-4.1 layout (no `#` + SQLSTATE) is used, as MySQL and MariaDB do.
+pub fn err_payload_before_greeting(out: &mut BytesMut, e: &SqlError) {
+    out.put_u8(0xff);
+    out.put_u16_le(e.code);
+    out.put_slice(e.message.as_bytes());
+}
+
 /// The fields of an OK (or EOF) packet the proxy tracks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OkInfo {

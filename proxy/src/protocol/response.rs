@@ -75,6 +75,10 @@ pub struct ResponseScanner {
     pub stmt_id: Option<u32>,
     /// Largest last insert id reported by any OK in this response (multi-statement batches report several).
     pub last_insert_id: u64,
+    /// Rows of the last result set (0 when the response ended without one).
+    pub rows: u64,
+    /// The last result of the response was a result set (not a bare OK).
+    pub ended_with_result_set: bool,
     outcome: Outcome,
 }
 
@@ -96,6 +100,8 @@ impl ResponseScanner {
             info: OkInfo::default(),
             stmt_id: None,
             last_insert_id: 0,
+            rows: 0,
+            ended_with_result_set: false,
             outcome: Outcome::Pending,
         }
     }
@@ -226,7 +232,10 @@ impl ResponseScanner {
                     self.enter_params(params, columns);
                 }
                 (Expect::Prepare, _) => return Err(ResponseError("unexpected packet in prepare response")),
-                (_, 0x00) => self.finish_ok(parse_ok(p).ok_or(ResponseError("truncated OK packet"))?),
+                (_, 0x00) => {
+                    self.ended_with_result_set = false;
+                    self.finish_ok(parse_ok(p).ok_or(ResponseError("truncated OK packet"))?)
+                }
                 (_, 0xfb) => {
                     self.state = State::Done;
                     self.outcome = Outcome::LocalInfile;
@@ -237,6 +246,8 @@ impl ResponseScanner {
                         return Err(ResponseError("result set with zero columns"));
                     }
                     self.state = State::Columns(n);
+                    self.rows = 0;
+                    self.ended_with_result_set = true;
                 }
             },
             State::ColumnsEof => {
@@ -302,6 +313,7 @@ impl ResponseScanner {
                     self.state = State::PrepareColumnsEof;
                 }
             }
+            State::Rows => self.rows += 1,
             _ => {}
         }
         Ok(())

@@ -309,8 +309,16 @@ ALTER USER root@'::1' IDENTIFIED VIA mysql_native_password USING PASSWORD('');
 GRANT ALL PRIVILEGES ON *.* TO root@'::1' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
+  # A private tmpdir (in an option file, so any path works): at startup mariadbd deletes every `#sql*` file in its
+  # tmpdir, so with a shared /tmp a server starting meanwhile destroys bootstrap's temporary tables ("Unknown table
+  # 'mysql.tmp_user_sys'"), and bootstrap destroys those of running servers. The file also keeps /etc/mysql out.
+  mkdir -p "$tmp/tmp"
+  cat >"$tmp/install.cnf" <<EOF
+[mariadbd]
+tmpdir=$tmp/tmp
+EOF
   sg_log "initialising MariaDB template in $tpl"
-  if ! mariadb-install-db --no-defaults --user=root --datadir="$tmp/data" --skip-test-db \
+  if ! mariadb-install-db --defaults-file="$tmp/install.cnf" --user=root --datadir="$tmp/data" --skip-test-db \
     --extra-file="$tmp/init.sql" >"$tmp/install.log" 2>&1; then
     sg_tail_log "$tmp/install.log"
     sg_die "mariadb-install-db failed (log above)"
@@ -336,9 +344,11 @@ sg_mariadb_start() {
     sg_die "port 127.0.0.1:$port is already in use; cannot start MariaDB '$name' there"
   fi
   rm -rf -- "$dir"
-  mkdir -p "$dir"
+  mkdir -p "$dir" "$dir/tmp"
   cp -a "$SG_TEMPLATE/data" "$dir/data"
-  # log-basename must come before log-error, or the error log silently moves.
+  # log-basename must come before log-error, or the error log silently moves. tmpdir is the server's own: at
+  # startup mariadbd deletes every `#sql*` file in its tmpdir, which with a shared /tmp destroys the temporary
+  # tables of every other server and of a concurrent mariadb-install-db.
   cat >"$dir/my.cnf" <<EOF
 [mariadbd]
 user=root
@@ -346,6 +356,7 @@ port=$port
 bind-address=127.0.0.1
 socket=$sock
 datadir=$dir/data
+tmpdir=$dir/tmp
 pid-file=$dir/mariadbd.pid
 log-basename=$name
 log-error=$dir/error.log

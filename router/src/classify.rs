@@ -507,9 +507,27 @@ mod tests {
 
     #[test]
     fn kill_statements() {
-        assert_eq!(c("KILL 12").effect, SessionEffect::Kill { query_only: false, id: 12 });
-        assert_eq!(c("kill query 7;").effect, SessionEffect::Kill { query_only: true, id: 7 });
-        assert_eq!(c("KILL HARD CONNECTION 3").effect, SessionEffect::Kill { query_only: false, id: 3 });
+        assert_eq!(
+            c("KILL 12").effect,
+            SessionEffect::Kill {
+                query_only: false,
+                id: 12
+            }
+        );
+        assert_eq!(
+            c("kill query 7;").effect,
+            SessionEffect::Kill {
+                query_only: true,
+                id: 7
+            }
+        );
+        assert_eq!(
+            c("KILL HARD CONNECTION 3").effect,
+            SessionEffect::Kill {
+                query_only: false,
+                id: 3
+            }
+        );
         assert_eq!(c("KILL USER 'bob'").effect, SessionEffect::UnsupportedKill);
         assert_eq!(c("KILL QUERY ID 5").effect, SessionEffect::UnsupportedKill);
         assert_eq!(c("KILL 5 6").effect, SessionEffect::UnsupportedKill);

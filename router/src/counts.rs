@@ -72,7 +72,11 @@ mod tests {
     use super::*;
 
     fn s(sql: &str, row_count: i64, found_rows: u64) -> String {
-        String::from_utf8(substitute_counts(sql.as_bytes(), PreviousCounts { row_count, found_rows })).unwrap()
+        String::from_utf8(substitute_counts(
+            sql.as_bytes(),
+            PreviousCounts { row_count, found_rows },
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -81,7 +85,13 @@ mod tests {
         assert_eq!(s("select found_rows(), 1", 0, 4), "select 4 AS `found_rows()`, 1");
         assert_eq!(s("SELECT ROW_COUNT() AS n", -1, 0), "SELECT (-1) AS n");
         assert_eq!(s("SELECT ROW_COUNT() + 1 FROM dual", 2, 0), "SELECT 2 + 1 FROM dual");
-        assert_eq!(s("SELECT 'ROW_COUNT()', x FROM t", 2, 0), "SELECT 'ROW_COUNT()', x FROM t");
-        assert_eq!(s("INSERT INTO log VALUES (ROW_COUNT())", 5, 0), "INSERT INTO log VALUES (5)");
+        assert_eq!(
+            s("SELECT 'ROW_COUNT()', x FROM t", 2, 0),
+            "SELECT 'ROW_COUNT()', x FROM t"
+        );
+        assert_eq!(
+            s("INSERT INTO log VALUES (ROW_COUNT())", 5, 0),
+            "INSERT INTO log VALUES (5)"
+        );
     }
 }

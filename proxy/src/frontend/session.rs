@@ -653,7 +653,7 @@ impl<'a> Session<'a> {
                 self.ctx.metrics.bytes_to_client.inc_by(r.bytes_to_client);
                 self.ctx.metrics.statement(class, r.outcome == Outcome::Ok);
                 if r.outcome == Outcome::Ok {
-                    self.status = r.info.status & (status::IN_TRANS | status::AUTOCOMMIT);
+                    self.status = r.info.status & status::SESSION_BITS;
                 }
                 if r.last_insert_id != 0 {
                     self.last_insert_id = r.last_insert_id;

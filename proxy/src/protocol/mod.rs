@@ -55,4 +55,11 @@ pub mod status {
     pub const MORE_RESULTS_EXISTS: u16 = 0x0008;
     /// A server-side cursor is open for the statement.
     pub const CURSOR_EXISTS: u16 = 0x0040;
+    /// `sql_mode` has NO_BACKSLASH_ESCAPES: clients must escape quotes by doubling them.
+    pub const NO_BACKSLASH_ESCAPES: u16 = 0x0200;
+    /// The open transaction is read-only.
+    pub const IN_TRANS_READONLY: u16 = 0x2000;
+    /// The status bits that describe the session (not one statement): the proxy repeats them in the OK and EOF
+    /// packets it writes itself, so clients keep escaping and transaction state right.
+    pub const SESSION_BITS: u16 = IN_TRANS | AUTOCOMMIT | NO_BACKSLASH_ESCAPES | IN_TRANS_READONLY;
 }

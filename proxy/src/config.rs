@@ -210,6 +210,33 @@ pub struct ShardmapSection {
     pub file: PathBuf,
 }
 
+/// The dotted key (`proxy.classic_listen`, `users[1].auth_plugin`) of the `key = value` line at byte `offset`,
+/// for error messages.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+    let mut section = String::new();
+    let mut arrays: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for l in text[..line_start].lines() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let n = arrays.entry(name.trim().to_string()).or_insert(0);
+            section = format!("{}[{}]", name.trim(), *n);
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            section = name.trim().to_string();
+        }
+    }
+    match (section.is_empty(), key.is_empty() || key.starts_with('[')) {
+        (_, true) if section.is_empty() => "-".to_string(),
+        (_, true) => section,
+        (true, false) => key.to_string(),
+        (false, false) => format!("{section}.{key}"),
+    }
+}
+
 impl Config {
     /// Reads, parses and checks a configuration file; relative paths inside it become relative to its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -226,8 +253,11 @@ impl Config {
             )
         })?;
         let mut cfg: Config = toml::from_str(&text).map_err(|e| {
-            let key = e.message().split('`').nth(1).unwrap_or("-").to_string();
-            err(&key, e.to_string().replace('\n', " ").trim().to_string())
+            let key = e
+                .span()
+                .map(|s| key_at(&text, s.start))
+                .unwrap_or_else(|| "-".to_string());
+            err(&key, e.message().to_string())
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
@@ -349,13 +379,16 @@ file = "map.yaml"
     #[test]
     fn errors_name_file_and_key() {
         let e = load(&GOOD.replace("cell = \"dc1\"", "cell = \"dc1\"\ncolour = 1")).unwrap_err();
-        assert_eq!(e.key, "colour", "{e}");
+        assert_eq!(e.key, "proxy.colour", "{e}");
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+        let e = load(&GOOD.replace("password = \"s\"", "password = \"s\"\nauth_plugin = \"ed25519\"")).unwrap_err();
+        assert_eq!(e.key, "users[0].auth_plugin", "{e}");
         assert!(e.to_string().contains("proxy.toml"));
         let e = load(&GOOD.replace("password = \"s\"", "")).unwrap_err();
         assert_eq!(e.key, "users[0].password");
         let e = load(&GOOD.replace("password = \"s\"", "password_hash = \"abc\"")).unwrap_err();
         assert_eq!(e.key, "users[0].password_hash");
         let e = load(&GOOD.replace("127.0.0.1:6446", "nope")).unwrap_err();
-        assert!(e.message.contains("classic_listen") || e.key == "classic_listen", "{e}");
+        assert_eq!(e.key, "proxy.classic_listen", "{e}");
     }
 }

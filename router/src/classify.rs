@@ -99,6 +99,9 @@ pub struct Classified<'a> {
     pub reads_last_insert_id: bool,
     /// The statement calls `ROW_COUNT()` or `FOUND_ROWS()`, which describe the session's previous statement.
     pub reads_previous_statement_counts: bool,
+    /// The statement reads the previous statement's diagnostics area (`SHOW WARNINGS`, `SHOW ERRORS`,
+    /// `@@warning_count`, `@@error_count`, `GET DIAGNOSTICS`).
+    pub reads_diagnostics: bool,
     /// More than one statement in the query.
     pub multi_statement: bool,
 }
@@ -111,6 +114,7 @@ pub fn classify(sql: &[u8]) -> Classified<'_> {
         pin: None,
         reads_last_insert_id: false,
         reads_previous_statement_counts: false,
+        reads_diagnostics: false,
         multi_statement: false,
     };
     let mut lex = Lexer::new(sql).peekable();
@@ -208,10 +212,17 @@ fn classify_one<'a>(
                 };
                 StatementKind::ShowDatabases
             }
+            Some(t) if word(t, "WARNINGS") || word(t, "ERRORS") || word(t, "COUNT") => {
+                out.reads_diagnostics = true;
+                StatementKind::Other
+            }
             _ => StatementKind::Other,
         };
         kind
     } else {
+        if word(&first, "GET") {
+            out.reads_diagnostics = true;
+        }
         if word(&first, "PREPARE") || word(&first, "EXECUTE") || word(&first, "DEALLOCATE") {
             out.pin.get_or_insert(PinReason::SqlPrepare);
         } else if word(&first, "HANDLER") || word(&first, "XA") {
@@ -243,6 +254,13 @@ fn scan_rest<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a>) 
             TokenKind::Punct(b';') => return,
             TokenKind::UserVar => {
                 out.pin.get_or_insert(PinReason::UserVariable);
+            }
+            TokenKind::SysVar => {
+                let v = t.text(sql);
+                let tail = |s: &[u8]| v.len() >= s.len() && v[v.len() - s.len()..].eq_ignore_ascii_case(s);
+                if tail(b"warning_count") || tail(b"error_count") {
+                    out.reads_diagnostics = true;
+                }
             }
             TokenKind::Word => {
                 let w = t.text(sql);
@@ -503,6 +521,22 @@ mod tests {
         assert_eq!(c("select last_insert_id(7)").pin, Some(PinReason::ConnectionState));
         let r = c("SELECT LAST_INSERT_ID()");
         assert!(r.reads_last_insert_id && r.pin.is_none());
+    }
+
+    #[test]
+    fn diagnostics_readers() {
+        for s in [
+            "SHOW WARNINGS",
+            "show errors limit 1",
+            "SHOW COUNT(*) WARNINGS",
+            "SELECT @@warning_count",
+            "select @@session.error_count",
+            "GET DIAGNOSTICS @n = NUMBER",
+        ] {
+            assert!(c(s).reads_diagnostics, "{s}");
+        }
+        assert!(!c("SHOW TABLES").reads_diagnostics);
+        assert!(!c("SELECT 'SHOW WARNINGS'").reads_diagnostics);
     }
 
     #[test]

@@ -65,14 +65,20 @@ pub struct BackendConn {
     pub handshake_collation: u16,
     /// Session state the connection carries now.
     pub state: BackendState,
-    /// Number of times the connection has been checked out (distinguishes uses by different sessions).
+    /// Number of times the connection passed from one session to another: a session that finds the same
+    /// (address, thread id, uses) again knows nobody else ran a statement on it in between.
     pub uses: u64,
+    /// The session that checked the connection out last.
+    pub last_session: u32,
     /// When it was last returned to the pool or used.
     pub last_used: Instant,
     /// Set when the connection must not be reused (I/O error, protocol desync).
     pub broken: bool,
     /// How the login went (plugin and path), for the connection log line.
     pub auth_path: &'static str,
+    /// Session id this idle connection is kept for: its diagnostics area holds that session's warnings. Other
+    /// sessions take it only when the pool has nothing else.
+    pub reserved_for: Option<u32>,
     /// Pool accounting released when the connection is dropped.
     pub(crate) _lease: Option<Box<dyn Lease>>,
 }

@@ -69,9 +69,11 @@ async fn connect_inner(
         handshake_collation: 0,
         state: BackendState::default(),
         uses: 0,
+        last_session: 0,
         last_used: Instant::now(),
         broken: false,
         auth_path: "mysql_native_password",
+        reserved_for: None,
         _lease: None,
     };
     let greeting = conn.read_packet().await?;

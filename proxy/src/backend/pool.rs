@@ -91,12 +91,25 @@ impl BackendPool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes the best idle connection with capabilities `caps`: one already in `want` state if any, else the most
-    /// recently used.
-    fn take_idle(&self, caps: u32, want: &BackendState) -> Option<BackendConn> {
+    /// Takes the best idle connection with capabilities `caps` for session `session`: the one reserved for it, else
+    /// one already in `want` state, else the most recently used; connections reserved for other sessions only when
+    /// `steal` is set.
+    fn take_idle(&self, caps: u32, want: &BackendState, session: u32, steal: bool) -> Option<BackendConn> {
         let mut idle = self.lock_idle();
         let mut fallback = None;
+        if let Some(i) = idle
+            .iter()
+            .rposition(|c| c.reserved_for == Some(session) && c.relay_caps == caps)
+        {
+            self.idle_gauge.dec();
+            let mut c = idle.remove(i);
+            c.reserved_for = None;
+            return Some(c);
+        }
         for i in (0..idle.len()).rev() {
+            if idle[i].reserved_for.is_some() != steal {
+                continue;
+            }
             if idle[i].relay_caps != caps {
                 continue;
             }
@@ -106,7 +119,9 @@ impl BackendPool {
             }
             if idle[i].state == *want {
                 self.idle_gauge.dec();
-                return Some(idle.remove(i));
+                let mut c = idle.remove(i);
+                c.reserved_for = None;
+                return Some(c);
             }
             if fallback.is_none() {
                 fallback = Some(i);
@@ -114,7 +129,9 @@ impl BackendPool {
         }
         fallback.map(|i| {
             self.idle_gauge.dec();
-            idle.remove(i)
+            let mut c = idle.remove(i);
+            c.reserved_for = None;
+            c
         })
     }
 
@@ -158,7 +175,7 @@ impl BackendPool {
 
     /// Checks a connection out for a statement of a client with relay capabilities `caps` and session state
     /// `want` (the caller restores state that differs).
-    pub async fn checkout(&self, caps: u32, want: &BackendState) -> Result<BackendConn, CheckoutError> {
+    pub async fn checkout(&self, caps: u32, want: &BackendState, session: u32) -> Result<BackendConn, CheckoutError> {
         self.last_caps.store(caps, std::sync::atomic::Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(self.settings.pool.checkout_timeout_ms);
         let ping_after = Duration::from_millis(self.settings.pool.ping_after_idle_ms);
@@ -166,7 +183,15 @@ impl BackendPool {
             let notified = self.shared.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(mut c) = self.take_idle(caps, want) {
+            let found = self.take_idle(caps, want, session, false).or_else(|| {
+                // Nothing free: a connection reserved for another session's diagnostics beats waiting or opening.
+                if self.sem.available_permits() == 0 {
+                    self.take_idle(caps, want, session, true)
+                } else {
+                    None
+                }
+            });
+            if let Some(mut c) = found {
                 if !c.looks_alive() {
                     continue;
                 }
@@ -180,12 +205,16 @@ impl BackendPool {
                         continue;
                     }
                 }
-                c.uses += 1;
+                if c.last_session != session {
+                    c.uses += 1;
+                    c.last_session = session;
+                }
                 return Ok(c);
             }
             if let Ok(permit) = self.sem.clone().try_acquire_owned() {
                 let mut c = self.open(permit, caps).await.map_err(CheckoutError::Connect)?;
                 c.uses = 1;
+                c.last_session = session;
                 return Ok(c);
             }
             if self.evict_one() {
@@ -204,10 +233,16 @@ impl BackendPool {
     }
 
     /// Returns a connection; broken ones (or ones with unread bytes) are closed instead.
-    pub fn release(&self, mut c: BackendConn) {
+    pub fn release(&self, c: BackendConn) {
+        self.release_reserved(c, None);
+    }
+
+    /// Returns a connection, kept for session `reserved_for` when given (see [`BackendConn::reserved_for`]).
+    pub fn release_reserved(&self, mut c: BackendConn, reserved_for: Option<u32>) {
         if c.broken || !c.rbuf.is_empty() {
             return;
         }
+        c.reserved_for = reserved_for;
         c.last_used = Instant::now();
         self.lock_idle().push(c);
         self.idle_gauge.inc();

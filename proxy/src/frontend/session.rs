@@ -65,6 +65,9 @@ struct Exec {
     /// The command calls `ROW_COUNT()`/`FOUND_ROWS()`: substitute the session's values unless it runs on the
     /// connection that ran the previous statement.
     reads_previous_counts: bool,
+    /// The command reads the diagnostics area: on a connection other than the previous statement's, clear it first
+    /// so the session never sees another session's warnings.
+    reads_diagnostics: bool,
     /// Bookkeeping once the response is known.
     track: Track,
 }
@@ -77,6 +80,7 @@ impl Exec {
             routed: true,
             reads_last_insert_id: false,
             reads_previous_counts: false,
+            reads_diagnostics: false,
             track: Track::Nothing,
         }
     }
@@ -122,8 +126,9 @@ pub struct Session<'a> {
     previous_conn: Option<(Arc<str>, u32, u64)>,
     /// `ROW_COUNT()` / `FOUND_ROWS()` of the previous statement.
     counts: PreviousCounts,
-    /// Keep the connection for the next statement: the previous one left warnings or an error there that
-    /// `SHOW WARNINGS`, `SHOW ERRORS`, `@@warning_count` or `GET DIAGNOSTICS` may read.
+    /// The previous statement left warnings or an error on its connection that `SHOW WARNINGS`, `SHOW ERRORS`,
+    /// `@@warning_count` or `GET DIAGNOSTICS` may read: the connection goes back to the pool reserved for this
+    /// session.
     hold_for_diagnostics: bool,
     route: Option<RouteCache>,
 }
@@ -328,7 +333,10 @@ impl<'a> Session<'a> {
             let running = target.running.lock().await;
             if let Some((addr, thread_id)) = running.as_ref() {
                 let pool = self.ctx.pools.get(addr);
-                match pool.checkout(self.relay_caps(), &BackendState::default()).await {
+                match pool
+                    .checkout(self.relay_caps(), &BackendState::default(), self.id)
+                    .await
+                {
                     Ok(mut c) => {
                         let r = c.query(format!("KILL QUERY {thread_id}").as_bytes()).await;
                         if let Ok(Err(e)) = &r {
@@ -397,6 +405,7 @@ impl<'a> Session<'a> {
         let exec = Exec {
             reads_last_insert_id,
             reads_previous_counts: c.reads_previous_statement_counts,
+            reads_diagnostics: c.reads_diagnostics,
             track,
             ..Exec::new(Expect::Results, CommandClass::Query)
         };
@@ -612,6 +621,7 @@ impl<'a> Session<'a> {
             routed,
             reads_last_insert_id,
             reads_previous_counts,
+            reads_diagnostics,
             track,
         } = exec;
         let mut held = match self.acquire(routed).await {
@@ -630,6 +640,17 @@ impl<'a> Session<'a> {
                 return self.backend_failed(seq, class, held, e, false, 0).await;
             }
             self.last_insert_id_conn = Some(conn_id.clone());
+        }
+        if reads_diagnostics && self.previous_conn.as_ref() != Some(&conn_id) {
+            // The session's diagnostics were lost with its reserved connection (the pool ran dry): show an empty
+            // area rather than another session's. Only statements that use a table reset it.
+            if let Err(e) = held
+                .conn
+                .query(b"DO (SELECT 1 FROM information_schema.ENGINES LIMIT 0)")
+                .await
+            {
+                return self.backend_failed(seq, class, held, e, false, 0).await;
+            }
         }
         let rewritten;
         let payload = if reads_previous_counts && self.previous_conn.as_ref() != Some(&conn_id) {
@@ -676,8 +697,7 @@ impl<'a> Session<'a> {
                         self.record_set(stmt);
                         held.conn.state.vars_digest = self.vars_digest;
                     }
-                    // A failed SET may have applied some assignments: nobody may reuse this state unreset.
-                    (Track::SessionSet(_), _) => held.conn.state.vars_digest = u64::MAX,
+                    // A failed SET changes nothing: the server checks every assignment before applying any.
                     (Track::Prepare { reads_last_insert_id }, Outcome::Ok) => {
                         if let Some(id) = r.stmt_id {
                             self.prepared.insert(id);
@@ -795,12 +815,15 @@ impl<'a> Session<'a> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut conn = pool.checkout(self.relay_caps(), &want).await.map_err(|e| match e {
-                crate::backend::pool::CheckoutError::Connect(e) => SqlError::backend_unavailable(pool.addr(), e),
-                t @ crate::backend::pool::CheckoutError::Timeout { .. } => {
-                    SqlError::too_many_connections(format!("backend {}: {t}", pool.addr()))
-                }
-            })?;
+            let mut conn = pool
+                .checkout(self.relay_caps(), &want, self.id)
+                .await
+                .map_err(|e| match e {
+                    crate::backend::pool::CheckoutError::Connect(e) => SqlError::backend_unavailable(pool.addr(), e),
+                    t @ crate::backend::pool::CheckoutError::Timeout { .. } => {
+                        SqlError::too_many_connections(format!("backend {}: {t}", pool.addr()))
+                    }
+                })?;
             match self.restore(&mut conn, false).await {
                 Ok(()) => return Ok(Held { pool, conn }),
                 Err(RestoreError::Server(e)) => {
@@ -904,11 +927,12 @@ impl<'a> Session<'a> {
 
     /// Returns the held connection to its pool unless the session's state needs it.
     fn release_if_unpinned(&mut self) {
-        if self.has_pinning_state() || self.hold_for_diagnostics {
+        if self.has_pinning_state() {
             return;
         }
         if let Some(h) = self.held.take() {
-            h.pool.release(h.conn);
+            let reserve = self.hold_for_diagnostics.then_some(self.id);
+            h.pool.release_reserved(h.conn, reserve);
         }
     }
 

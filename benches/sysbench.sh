@@ -278,7 +278,7 @@ report() {
   echo "- sysbench: $TABLES tables x $TABLE_SIZE rows, --db-ps-mode=$PS_MODE, ${DURATION}s per run, $ROUNDS round(s)" \
     "alternating ${TARGETS// / → }, medians over rounds; ${elapsed}s of runs"
   echo "- HAProxy: mode tcp, nbthread ${HAPROXY_NBTHREAD:-default (one per CPU)}; Shardgate: worker_threads $PROXY_THREADS" \
-    "(0 = one per core), release build"
+    "(0 = automatic: half the cores, at least 1), release build"
   echo "- proxy CPU: utime+stime from /proc/<pid>/stat around each run / queries of that run (CLK_TCK $CLK_TCK)"
   echo
   echo "| test | threads | target | QPS | vs direct | p95 ms | proxy CPU µs/query |"

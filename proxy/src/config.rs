@@ -48,7 +48,7 @@ pub struct ProxySection {
     pub classic_listen: SocketAddr,
     /// Admin HTTP listen address (`/metrics`, `/healthz`).
     pub admin_listen: SocketAddr,
-    /// Tokio worker threads; 0 means one per core.
+    /// Tokio worker threads; 0 means automatic ([`effective_worker_threads`]).
     #[serde(default)]
     pub worker_threads: usize,
     /// Maximum concurrent client connections.
@@ -63,6 +63,18 @@ pub struct ProxySection {
     /// Largest logical packet accepted from a client, in bytes.
     #[serde(default = "default_max_packet_size")]
     pub max_packet_size: usize,
+}
+
+/// Worker threads for a configured value: the value itself, or for 0 half the cores (at least one).
+///
+/// Measured on a 2-core host running sysbench and MariaDB too: with two workers the multi-threaded scheduler's
+/// cross-thread wake-ups (futex calls, about one per two statements) cost more than the second core gives; one
+/// worker relays point selects with less CPU per statement than HAProxy. See `benches/README.md`.
+pub fn effective_worker_threads(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 fn default_max_connections() -> usize {

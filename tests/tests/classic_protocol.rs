@@ -97,25 +97,6 @@ fn assert_no_panic(proxy: &Proxy) {
     assert!(!log.contains("panicked"), "the proxy panicked:\n{}", proxy.log_tail(80));
 }
 
-/// The proxy's log without ANSI colour escapes.
-fn plain_log(proxy: &Proxy) -> String {
-    let log = proxy.log();
-    let mut out = String::with_capacity(log.len());
-    let mut chars = log.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ parameters final-byte
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// Deterministic pseudo-random bytes (xorshift), so misplaced or reordered bytes are detected.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
@@ -1183,7 +1164,7 @@ async fn reset_connection_change_user_and_ping() {
     assert!(!mode.contains("ANSI_QUOTES"), "sql_mode after change_user: {mode}");
     conn.ping().await.unwrap();
     assert!(
-        plain_log(&proxy).contains("user=second"),
+        proxy.log().contains("user=second"),
         "the proxy did not log the new user"
     );
     // And back.
@@ -1388,7 +1369,7 @@ async fn tls_logins_with_both_plugins_and_require() {
         .await
         .expect("plain login, TLS optional");
     assert!(
-        plain_log(&proxy).contains("tls=true"),
+        proxy.log().contains("tls=true"),
         "the proxy logged no TLS session"
     );
     // A client that trusts another CA refuses the proxy's certificate.

@@ -48,7 +48,9 @@ fn main() -> ExitCode {
     }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
-    rt.worker_threads(shardgate_proxy::config::effective_worker_threads(cfg.proxy.worker_threads));
+    rt.worker_threads(shardgate_proxy::config::effective_worker_threads(
+        cfg.proxy.worker_threads,
+    ));
     let rt = match rt.build() {
         Ok(r) => r,
         Err(e) => {

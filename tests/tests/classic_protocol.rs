@@ -97,7 +97,6 @@ fn assert_no_panic(proxy: &Proxy) {
     assert!(!log.contains("panicked"), "the proxy panicked:\n{}", proxy.log_tail(80));
 }
 
-
 /// Deterministic pseudo-random bytes (xorshift), so misplaced or reordered bytes are detected.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -1368,10 +1367,7 @@ async fn tls_logins_with_both_plugins_and_require() {
     login(&proxy, "nat", "nat-pw", None)
         .await
         .expect("plain login, TLS optional");
-    assert!(
-        proxy.log().contains("tls=true"),
-        "the proxy logged no TLS session"
-    );
+    assert!(proxy.log().contains("tls=true"), "the proxy logged no TLS session");
     // A client that trusts another CA refuses the proxy's certificate.
     let other_ca = TlsFiles::generate();
     let r = login(&proxy, "nat", "nat-pw", Some(other_ca.client_ssl_opts())).await;

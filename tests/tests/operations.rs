@@ -90,7 +90,6 @@ async fn wait_for_metric(proxy: &Proxy, name: &str, labels: &[(&str, &str)], ok:
     panic!("{name} {labels:?} never reached the expected value; last seen {last:?}");
 }
 
-
 async fn scalar<T: mysql_async::prelude::FromValue + Send + 'static>(conn: &mut Conn, sql: &str) -> T {
     let row: Option<T> = tokio::time::timeout(WAIT, conn.query_first(sql))
         .await

@@ -104,6 +104,9 @@ pub struct Classified<'a> {
     pub reads_diagnostics: bool,
     /// More than one statement in the query.
     pub multi_statement: bool,
+    /// Byte spans of the first name of every dotted name (`db` in `db.t`, `t` in `t.c`): the databases a
+    /// statement may name explicitly. Empty (and unallocated) for statements without dotted names.
+    pub qualifiers: Vec<(usize, usize)>,
 }
 
 /// Classifies one COM_QUERY text.
@@ -116,6 +119,7 @@ pub fn classify(sql: &[u8]) -> Classified<'_> {
         reads_previous_statement_counts: false,
         reads_diagnostics: false,
         multi_statement: false,
+        qualifiers: Vec::new(),
     };
     let mut lex = Lexer::new(sql).peekable();
     let mut statements = 0usize;
@@ -249,7 +253,24 @@ fn classify_one<'a>(
 
 /// Scans the remaining tokens of a statement for state that pins or needs the last insert id.
 fn scan_rest<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a>) {
+    // The two previous tokens, to find the first name of a dotted chain (`a` in `a.b` but not `b` in `a.b.c`).
+    let mut prev: Option<Token> = None;
+    let mut before_prev: Option<Token> = None;
     while let Some(t) = lex.next() {
+        if t.is_punct(b'.') {
+            if let Some(p) = prev {
+                let is_name = matches!(p.kind, TokenKind::Word | TokenKind::QuotedIdent);
+                let chained = before_prev.is_some_and(|b| b.is_punct(b'.'));
+                let next_is_name = lex
+                    .peek()
+                    .is_some_and(|n| matches!(n.kind, TokenKind::Word | TokenKind::QuotedIdent) || n.is_punct(b'*'));
+                if is_name && !chained && next_is_name {
+                    out.qualifiers.push((p.start, p.end));
+                }
+            }
+        }
+        before_prev = prev;
+        prev = Some(t);
         match t.kind {
             TokenKind::Punct(b';') => return,
             TokenKind::UserVar => {
@@ -388,7 +409,7 @@ fn classify_set<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a
 }
 
 /// Removes backticks from an identifier, undoubling inner backticks.
-fn unquote_ident(t: &[u8]) -> Cow<'_, str> {
+pub fn unquote_ident(t: &[u8]) -> Cow<'_, str> {
     if t.len() >= 2 && t[0] == b'`' && t[t.len() - 1] == b'`' {
         let inner = &t[1..t.len() - 1];
         let s = String::from_utf8_lossy(inner);
@@ -537,6 +558,17 @@ mod tests {
         }
         assert!(!c("SHOW TABLES").reads_diagnostics);
         assert!(!c("SELECT 'SHOW WARNINGS'").reads_diagnostics);
+    }
+
+    #[test]
+    fn qualified_names() {
+        let sql = "SELECT a.x, `other db`.t.c FROM app.t a JOIN b.u ON 1.5 = a.x WHERE y = 'z.w'";
+        let r = c(sql);
+        let names: Vec<&str> = r.qualifiers.iter().map(|(s, e)| &sql[*s..*e]).collect();
+        assert_eq!(names, vec!["a", "`other db`", "app", "b", "a"]);
+        assert!(c("SELECT c FROM sbtest1 WHERE id = 5").qualifiers.is_empty());
+        assert_eq!(c("INSERT INTO ks.t VALUES (1)").qualifiers.len(), 1);
+        assert_eq!(c("SELECT t.* FROM t").qualifiers.len(), 1);
     }
 
     #[test]

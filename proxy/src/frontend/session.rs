@@ -390,6 +390,11 @@ impl<'a> Session<'a> {
             }
             SessionEffect::None | SessionEffect::SessionVariables => {}
         }
+        if !c.qualifiers.is_empty() {
+            if let Err(e) = self.check_named_keyspaces(sql, &c.qualifiers) {
+                return self.fail(seq, CommandClass::Query, &e).await;
+            }
+        }
         if let Some(reason) = c.pin {
             if self.sticky.is_none() {
                 tracing::debug!(session = self.id, ?reason, "session pinned to its backend connection");
@@ -416,6 +421,11 @@ impl<'a> Session<'a> {
         // The statement lives on the connection that prepares it: the id keeps that connection held. State its
         // executions create (user variables, locks, …) must outlive the statement: pin as for a text query.
         let c = classify(&payload[1..]);
+        if !c.qualifiers.is_empty() {
+            if let Err(e) = self.check_named_keyspaces(&payload[1..], &c.qualifiers) {
+                return self.fail(seq, CommandClass::Prepare, &e).await;
+            }
+        }
         if let Some(reason) = c.pin {
             self.sticky.get_or_insert(reason);
         }
@@ -834,6 +844,28 @@ impl<'a> Session<'a> {
                 Err(RestoreError::Broken(_)) => continue,
             }
         }
+    }
+
+    /// Refuses a statement that names (`ks.table`) a keyspace served by another backend than the one the statement
+    /// will run on: it would otherwise read or write that keyspace's database on the wrong server.
+    fn check_named_keyspaces(&mut self, sql: &[u8], names: &[(usize, usize)]) -> Result<(), SqlError> {
+        let route: Arc<str> = match &self.held {
+            Some(h) => h.pool.addr().clone(),
+            None => self.route_pool()?.addr().clone(),
+        };
+        let map = self.ctx.map.load();
+        for &(start, end) in names {
+            let name = shardgate_router::classify::unquote_ident(&sql[start..end]);
+            if let Some(ks) = map.keyspace(&name) {
+                let addr = &ks.only_shard().primary.addr;
+                if **addr != *route {
+                    return Err(SqlError::not_supported(format!(
+                        "a statement naming keyspace {name} (served by {addr}) on the session's backend {route}; USE {name} first, or keep keyspaces queried together on one server"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The pool serving the session's current database under the current shard map.

@@ -51,6 +51,8 @@ pub use mariadb::MariaDb;
 pub use ports::free_port;
 pub use proxy::Proxy;
 pub use proxy_bin::{proxy_binary, workspace_root};
-pub use proxy_config::{unsharded_map, PoolSettings, ProxyConfig, ProxyUser, TlsSettings, UserSecret, DEFAULT_CELL};
+pub use proxy_config::{
+    keyspaces_map, unsharded_map, PoolSettings, ProxyConfig, ProxyUser, TlsSettings, UserSecret, DEFAULT_CELL,
+};
 pub use replication::ReplicationStatus;
 pub use tls::TlsFiles;

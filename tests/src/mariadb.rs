@@ -336,6 +336,23 @@ max_allowed_packet=1G
         row
     }
 
+    /// Waits (bounded by `timeout`) until a statement whose text matches the SQL `LIKE` pattern `info_like` is
+    /// running on this server, and returns its thread id.
+    pub async fn wait_for_statement(&self, info_like: &str, timeout: Duration) -> Option<u64> {
+        let sql = format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '{}'",
+            info_like.replace('\'', "''")
+        );
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(id) = self.query_first::<u64>(&sql).await {
+                return Some(id);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     /// True while the server process is alive (it may not accept connections yet or any more).
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut().map(Child::try_wait) {

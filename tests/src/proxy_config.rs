@@ -278,19 +278,19 @@ fn quote(s: &str) -> String {
 /// The shard map for one unsharded keyspace `keyspace` whose single shard `"0"` (cell `dc1`) has `server` as its
 /// primary. The keyspace is the database of that name on the server: create it before querying through the proxy.
 pub fn unsharded_map(keyspace: &str, server: &MariaDb) -> String {
-    format!(
-        "version: 1
-cells: [{DEFAULT_CELL}]
-keyspaces:
-  {keyspace}:
-    sharded: false
-    shards:
-      - name: \"0\"
-        cell: {DEFAULT_CELL}
-        primary: {addr}
-",
-        addr = server.addr()
-    )
+    keyspaces_map(1, &[(keyspace, &server.addr())])
+}
+
+/// A shard map of version `version` with one unsharded keyspace per `(name, primary address)` pair, all in cell
+/// `dc1`, in the given order (the first is the default keyspace).
+pub fn keyspaces_map(version: u64, keyspaces: &[(&str, &str)]) -> String {
+    let mut s = format!("version: {version}\ncells: [{DEFAULT_CELL}]\nkeyspaces:\n");
+    for (ks, addr) in keyspaces {
+        s.push_str(&format!(
+            "  {ks}:\n    sharded: false\n    shards:\n      - name: \"0\"\n        cell: {DEFAULT_CELL}\n        primary: {addr}\n"
+        ));
+    }
+    s
 }
 
 #[cfg(test)]

@@ -5,12 +5,10 @@
 //! requires that plugin (its server side is checked against independent clients in the other test files).
 
 use mysql_async::prelude::*;
-use shardgate_tests::{unsharded_map, MariaDb, Proxy, ProxyConfig};
+use shardgate_tests::{keyspaces_map, unsharded_map, MariaDb, Proxy, ProxyConfig};
 
 fn map_to(addr: &str) -> String {
-    format!(
-        "version: 1\ncells: [dc1]\nkeyspaces:\n  app:\n    shards: [ {{ name: \"0\", cell: dc1, primary: \"{addr}\" }} ]\n"
-    )
+    keyspaces_map(1, &[("app", addr)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

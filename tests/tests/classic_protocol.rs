@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{ChangeUserOpts, Conn, OptsBuilder, Row, ServerError, Value};
-use shardgate_tests::{MariaDb, PoolSettings, Proxy, ProxyConfig, ProxyUser, TlsFiles, UserSecret, DEFAULT_CELL};
+use shardgate_tests::{keyspaces_map, MariaDb, PoolSettings, Proxy, ProxyConfig, ProxyUser, TlsFiles, UserSecret};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -25,25 +25,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Shard map with two unsharded keyspaces, `app` and `other`, both on `db`.
 fn two_keyspace_map(db: &MariaDb) -> String {
-    format!(
-        "version: 1
-cells: [{DEFAULT_CELL}]
-keyspaces:
-  app:
-    sharded: false
-    shards:
-      - name: \"0\"
-        cell: {DEFAULT_CELL}
-        primary: {addr}
-  other:
-    sharded: false
-    shards:
-      - name: \"0\"
-        cell: {DEFAULT_CELL}
-        primary: {addr}
-",
-        addr = db.addr()
-    )
+    keyspaces_map(1, &[("app", &db.addr()), ("other", &db.addr())])
 }
 
 /// A MariaDB with databases `app` and `other`, and a proxy serving both as keyspaces with users `app` and `raw`
@@ -1710,18 +1692,8 @@ async fn backend_killed_mid_query_then_restarted() {
         (conn, r)
     });
     // Wait until the statement runs on the backend.
-    let mut running = false;
-    for _ in 0..200 {
-        let n: Option<i64> = db
-            .query_first("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'")
-            .await;
-        if n == Some(1) {
-            running = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(running, "SELECT SLEEP(30) never showed up on the backend");
+    let running = db.wait_for_statement("SELECT SLEEP(30)", WAIT).await;
+    assert!(running.is_some(), "SELECT SLEEP(30) never showed up on the backend");
     db.kill();
 
     let (mut conn, r) = tokio::time::timeout(WAIT, sleeper)
@@ -2245,17 +2217,10 @@ async fn kill_query_with_a_greeting_connection_id_never_hits_another_session() {
         let r: Result<Option<(i64, String)>, _> = victim.query_first("SELECT SLEEP(3), 'victim'").await;
         r
     });
-    let mut thread = None;
-    for _ in 0..100 {
-        thread = db
-            .query_first::<u64>("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(3), %'")
-            .await;
-        if thread.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let thread = thread.expect("the victim's statement never showed up on the backend");
+    let thread = db
+        .wait_for_statement("SELECT SLEEP(3), %", Duration::from_secs(2))
+        .await
+        .expect("the victim's statement never showed up on the backend");
     // Open idle proxy sessions until one's greeting id is that backend thread id.
     let mut idle = Vec::new();
     let mut twin = None;
@@ -2364,11 +2329,7 @@ async fn a_transaction_can_be_ended_after_use_of_a_keyspace_on_another_backend()
         .exec("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)")
         .await;
     cluster[1].exec("CREATE DATABASE extra").await;
-    let map = format!(
-        "cells: [{DEFAULT_CELL}]\nkeyspaces:\n  app:\n    shards: [{{name: \"0\", cell: {DEFAULT_CELL}, primary: \"{}\"}}]\n  extra:\n    shards: [{{name: \"0\", cell: {DEFAULT_CELL}, primary: \"{}\"}}]\n",
-        cluster[0].addr(),
-        cluster[1].addr()
-    );
+    let map = keyspaces_map(1, &[("app", &cluster[0].addr()), ("extra", &cluster[1].addr())]);
     let proxy = Proxy::start(ProxyConfig::new(map).user(USER, PASS)).await;
     let mut conn = app_conn(&proxy).await;
     conn.query_drop("BEGIN").await.unwrap();

@@ -18,7 +18,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use shardgate_tests::{process, workspace_root, MariaDb, Proxy, ProxyConfig, TlsFiles, DEFAULT_CELL};
+use shardgate_tests::{keyspaces_map, process, workspace_root, MariaDb, Proxy, ProxyConfig, TlsFiles};
 
 /// Proxy users every test proxy has.
 const NATIVE_USER: &str = "app_native";
@@ -285,14 +285,7 @@ struct Setup {
 
 /// The shard map: keyspaces `app` and `sbtest`, both on `server`.
 fn shardmap(server: &MariaDb) -> String {
-    let mut yaml = format!("version: 1\ncells: [{DEFAULT_CELL}]\nkeyspaces:\n");
-    for ks in [KEYSPACE, KEYSPACE2] {
-        yaml.push_str(&format!(
-            "  {ks}:\n    sharded: false\n    shards:\n      - name: \"0\"\n        cell: {DEFAULT_CELL}\n        primary: {}\n",
-            server.addr()
-        ));
-    }
-    yaml
+    keyspaces_map(1, &[(KEYSPACE, &server.addr()), (KEYSPACE2, &server.addr())])
 }
 
 /// Starts the server and a proxy (TLS configured but not required; `extra` adjusts the config).

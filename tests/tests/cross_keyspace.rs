@@ -3,7 +3,7 @@
 //! wrong server.
 
 use mysql_async::prelude::*;
-use shardgate_tests::{Cluster, Proxy, ProxyConfig};
+use shardgate_tests::{keyspaces_map, Cluster, Proxy, ProxyConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn naming_a_keyspace_on_another_backend_is_refused_not_misrouted() {
@@ -18,13 +18,7 @@ async fn naming_a_keyspace_on_another_backend_is_refused_not_misrouted() {
     // A stale copy of `extra` on server A: a misrouted statement would silently read it.
     a.exec("CREATE DATABASE extra; CREATE TABLE extra.t (v VARCHAR(20)); INSERT INTO extra.t VALUES ('STALE on A')")
         .await;
-    let shard = |addr: String| format!("{{ name: \"0\", cell: dc1, primary: \"{addr}\" }}");
-    let map = format!(
-        "cells: [dc1]\nkeyspaces:\n  app:\n    shards: [{}]\n  app2:\n    shards: [{}]\n  extra:\n    shards: [{}]\n",
-        shard(a.addr()),
-        shard(a.addr()),
-        shard(b.addr())
-    );
+    let map = keyspaces_map(1, &[("app", &a.addr()), ("app2", &a.addr()), ("extra", &b.addr())]);
     let proxy = Proxy::start(ProxyConfig::new(map).user("u", "p")).await;
     let mut c = proxy.conn("u", "p", Some("app")).await;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use shardgate_tests::{unsharded_map, Cluster, MariaDb, Proxy, ProxyConfig, DEFAULT_CELL};
+use shardgate_tests::{keyspaces_map, unsharded_map, Cluster, MariaDb, Proxy, ProxyConfig};
 
 const USER: &str = "app";
 const PASS: &str = "app-secret";
@@ -98,15 +98,17 @@ async fn scalar<T: mysql_async::prelude::FromValue + Send + 'static>(conn: &mut 
     row.unwrap_or_else(|| panic!("`{sql}` returned no row"))
 }
 
-/// A shard map with the given `(keyspace, server address)` pairs, unsharded, at `version`.
-fn map(version: u64, keyspaces: &[(&str, &str)]) -> String {
-    let mut s = format!("version: {version}\ncells: [{DEFAULT_CELL}]\nkeyspaces:\n");
-    for (ks, addr) in keyspaces {
-        s.push_str(&format!(
-            "  {ks}:\n    sharded: false\n    shards:\n      - name: \"0\"\n        cell: {DEFAULT_CELL}\n        primary: {addr}\n"
-        ));
-    }
-    s
+/// Writes `yaml` as the shard map, sends SIGHUP, and waits until the reload counter for `outcome` reaches `count`.
+async fn reload(proxy: &mut Proxy, yaml: &str, outcome: &str, count: f64) {
+    proxy.write_shardmap(yaml);
+    proxy.sighup();
+    wait_for_metric(
+        proxy,
+        "shardgate_shardmap_reloads_total",
+        &[("outcome", outcome)],
+        |v| v == count,
+    )
+    .await;
 }
 
 #[track_caller]
@@ -130,7 +132,7 @@ async fn sighup_refuses_broken_maps_and_applies_valid_ones_without_dropping_conn
         .await;
     b.exec("CREATE DATABASE extra; CREATE TABLE extra.e (x INT); INSERT INTO extra.e VALUES (42)")
         .await;
-    let v5 = map(5, &[("app", &a.addr())]);
+    let v5 = keyspaces_map(5, &[("app", &a.addr())]);
     let mut proxy = Proxy::start(ProxyConfig::new(v5.clone()).user(USER, PASS)).await;
     let samples = scrape(&proxy).await;
     assert_eq!(metric(&samples, "shardgate_shardmap_version", &[]), Some(5.0));
@@ -163,22 +165,13 @@ async fn sighup_refuses_broken_maps_and_applies_valid_ones_without_dropping_conn
         ),
         (
             "lower version",
-            map(4, &[("app", &a.addr()), ("extra", &b.addr())]),
+            keyspaces_map(4, &[("app", &a.addr()), ("extra", &b.addr())]),
             "version 4",
         ),
         ("empty file", String::new(), "shardmap"),
     ];
     for (i, (what, yaml, key)) in broken.iter().enumerate() {
-        proxy.write_shardmap(yaml);
-        proxy.sighup();
-        let refused = (i + 1) as f64;
-        wait_for_metric(
-            &proxy,
-            "shardgate_shardmap_reloads_total",
-            &[("outcome", "refused")],
-            |v| v == refused,
-        )
-        .await;
+        reload(&mut proxy, yaml, "refused", (i + 1) as f64).await;
         let log = proxy.log();
         let line = log
             .lines()
@@ -230,23 +223,14 @@ async fn sighup_refuses_broken_maps_and_applies_valid_ones_without_dropping_conn
         let r: Result<Option<i64>, _> = sleeper.query_first("SELECT SLEEP(2)").await;
         (sleeper, r)
     });
-    let mut running = false;
-    for _ in 0..200 {
-        let n: Option<i64> = a
-            .query_first("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(2)'")
-            .await;
-        if n == Some(1) {
-            running = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(running, "SELECT SLEEP(2) never showed up on the backend");
-    proxy.write_shardmap(&map(6, &[("app", &a.addr()), ("extra", &b.addr())]));
-    proxy.sighup();
-    wait_for_metric(&proxy, "shardgate_shardmap_reloads_total", &[("outcome", "ok")], |v| {
-        v == 1.0
-    })
+    let running = a.wait_for_statement("SELECT SLEEP(2)", Duration::from_secs(4)).await;
+    assert!(running.is_some(), "SELECT SLEEP(2) never showed up on the backend");
+    reload(
+        &mut proxy,
+        &keyspaces_map(6, &[("app", &a.addr()), ("extra", &b.addr())]),
+        "ok",
+        1.0,
+    )
     .await;
     assert_eq!(
         metric(&scrape(&proxy).await, "shardgate_shardmap_version", &[]),
@@ -272,22 +256,18 @@ async fn sighup_refuses_broken_maps_and_applies_valid_ones_without_dropping_conn
     assert_eq!(scalar::<i32>(&mut new, "SELECT x FROM e").await, 42);
 
     // Moving keyspace `app` to the second server (a failover done by map): unpinned sessions follow.
-    proxy.write_shardmap(&map(7, &[("app", &b.addr()), ("extra", &b.addr())]));
-    proxy.sighup();
-    wait_for_metric(&proxy, "shardgate_shardmap_reloads_total", &[("outcome", "ok")], |v| {
-        v == 2.0
-    })
+    reload(
+        &mut proxy,
+        &keyspaces_map(7, &[("app", &b.addr()), ("extra", &b.addr())]),
+        "ok",
+        2.0,
+    )
     .await;
     assert_eq!(scalar::<String>(&mut open, "SELECT v FROM t").await, "on b");
     assert_eq!(scalar::<String>(&mut sleeper, "SELECT v FROM t").await, "on b");
 
     // Removing keyspace `extra`: it disappears; a session using it gets "unknown database" and can move on.
-    proxy.write_shardmap(&map(8, &[("app", &b.addr())]));
-    proxy.sighup();
-    wait_for_metric(&proxy, "shardgate_shardmap_reloads_total", &[("outcome", "ok")], |v| {
-        v == 3.0
-    })
-    .await;
+    reload(&mut proxy, &keyspaces_map(8, &[("app", &b.addr())]), "ok", 3.0).await;
     let dbs: Vec<String> = open.query("SHOW DATABASES").await.unwrap();
     assert_eq!(dbs, vec!["app", "information_schema"]);
     let e = new.query_drop("SELECT x FROM e").await.unwrap_err();
@@ -298,12 +278,7 @@ async fn sighup_refuses_broken_maps_and_applies_valid_ones_without_dropping_conn
     new.query_drop("USE app").await.unwrap();
     assert_eq!(scalar::<String>(&mut new, "SELECT v FROM t").await, "on b");
     // The same version again is accepted (versions must not go backwards; equal is not backwards).
-    proxy.write_shardmap(&map(8, &[("app", &b.addr())]));
-    proxy.sighup();
-    wait_for_metric(&proxy, "shardgate_shardmap_reloads_total", &[("outcome", "ok")], |v| {
-        v == 4.0
-    })
-    .await;
+    reload(&mut proxy, &keyspaces_map(8, &[("app", &b.addr())]), "ok", 4.0).await;
     for c in [open, sleeper, new] {
         c.disconnect().await.unwrap();
     }
@@ -465,7 +440,7 @@ async fn reloads_under_load_do_not_disturb_statements() {
     const RELOADS: u64 = 15;
     let db = MariaDb::start().await;
     db.exec("CREATE DATABASE app; CREATE DATABASE other").await;
-    let mut proxy = Proxy::start(ProxyConfig::new(map(1, &[("app", &db.addr())])).user(USER, PASS)).await;
+    let mut proxy = Proxy::start(ProxyConfig::new(keyspaces_map(1, &[("app", &db.addr())])).user(USER, PASS)).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opts = proxy.opts(USER, PASS);
     let mut clients = Vec::new();
@@ -489,17 +464,11 @@ async fn reloads_under_load_do_not_disturb_statements() {
     for v in 2..2 + RELOADS {
         // Alternate between one and two keyspaces.
         let yaml = if v % 2 == 0 {
-            map(v, &[("app", &db.addr()), ("other", &db.addr())])
+            keyspaces_map(v, &[("app", &db.addr()), ("other", &db.addr())])
         } else {
-            map(v, &[("app", &db.addr())])
+            keyspaces_map(v, &[("app", &db.addr())])
         };
-        proxy.write_shardmap(&yaml);
-        proxy.sighup();
-        let ok = (v - 1) as f64;
-        wait_for_metric(&proxy, "shardgate_shardmap_reloads_total", &[("outcome", "ok")], |x| {
-            x == ok
-        })
-        .await;
+        reload(&mut proxy, &yaml, "ok", (v - 1) as f64).await;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut statements = 0;

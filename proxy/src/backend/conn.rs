@@ -42,6 +42,9 @@ pub enum BackendError {
     Timeout,
 }
 
+/// Marks a connection whose current database is unknown (after COM_RESET_CONNECTION): it never equals a real one.
+pub const UNKNOWN_DB: &str = "\0unknown";
+
 /// Drop guard returned to the pool's accounting when a connection closes.
 pub trait Lease: Send + Sync {}
 
@@ -182,6 +185,21 @@ impl BackendConn {
             }
             Outcome::Pending => unreachable!("scanner is done"),
         })
+    }
+
+    /// COM_RESET_CONNECTION: clears session variables, user variables, temporary tables, locks and prepared
+    /// statements on the backend; on success the tracked state becomes "fresh" (handshake collation, no replayed
+    /// SETs, current database unknown).
+    pub async fn reset(&mut self) -> Result<Result<(), SqlError>, BackendError> {
+        let r = self.run(&[command::RESET_CONNECTION], Expect::Single).await?;
+        if r.is_ok() {
+            self.state = BackendState {
+                db: Some(UNKNOWN_DB.to_string()),
+                collation: self.handshake_collation,
+                vars_digest: 0,
+            };
+        }
+        Ok(r)
     }
 
     /// Runs a SQL statement issued by the proxy (state restore).

@@ -97,14 +97,17 @@ impl BackendPool {
     fn take_idle(&self, caps: u32, want: &BackendState, session: u32, steal: bool) -> Option<BackendConn> {
         let mut idle = self.lock_idle();
         let mut fallback = None;
+        let take = |idle: &mut Vec<BackendConn>, i: usize| {
+            self.idle_gauge.dec();
+            let mut c = idle.remove(i);
+            c.reserved_for = None;
+            c
+        };
         if let Some(i) = idle
             .iter()
             .rposition(|c| c.reserved_for == Some(session) && c.relay_caps == caps)
         {
-            self.idle_gauge.dec();
-            let mut c = idle.remove(i);
-            c.reserved_for = None;
-            return Some(c);
+            return Some(take(&mut idle, i));
         }
         for i in (0..idle.len()).rev() {
             if idle[i].reserved_for.is_some() != steal {
@@ -118,21 +121,13 @@ impl BackendPool {
                 continue;
             }
             if idle[i].state == *want {
-                self.idle_gauge.dec();
-                let mut c = idle.remove(i);
-                c.reserved_for = None;
-                return Some(c);
+                return Some(take(&mut idle, i));
             }
             if fallback.is_none() {
                 fallback = Some(i);
             }
         }
-        fallback.map(|i| {
-            self.idle_gauge.dec();
-            let mut c = idle.remove(i);
-            c.reserved_for = None;
-            c
-        })
+        fallback.map(|i| take(&mut idle, i))
     }
 
     /// Closes the least recently used idle connection (of any capabilities) to free a slot.

@@ -109,10 +109,8 @@ pub async fn handshake(ctx: &Context, conn: &mut ClientConn, connection_id: u32)
 
     let mut msg = read(conn).await?;
     let ssl_bit = CapabilityFlags::CLIENT_SSL.bits();
-    if msg.payload.len() == 32
-        && msg.payload.len() >= 4
-        && u32::from_le_bytes(msg.payload[..4].try_into().expect("4 bytes")) & ssl_bit != 0
-    {
+    // An SSLRequest is exactly the 32-byte head of a handshake response with CLIENT_SSL set.
+    if msg.payload.len() == 32 && u32::from_le_bytes(msg.payload[..4].try_into().expect("4 bytes")) & ssl_bit != 0 {
         let Some(acceptor) = ctx.tls.clone() else {
             return Err(HandshakeFailure::send(
                 msg.seq.wrapping_add(1),

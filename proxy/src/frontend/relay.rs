@@ -7,7 +7,6 @@
 
 use super::client::ClientConn;
 use crate::backend::{BackendConn, BackendError};
-use crate::protocol::codec::CodecError;
 use crate::protocol::packets::OkInfo;
 use crate::protocol::response::{Expect, Outcome, ResponseScanner};
 use tokio::io::AsyncWriteExt;
@@ -121,10 +120,6 @@ async fn relay_infile(client: &mut ClientConn, be: &mut BackendConn) -> Result<(
                 return Err(RelayError::Client(
                     "client closed the connection during LOCAL INFILE".into(),
                 ));
-            }
-            Err(CodecError::Io(e)) => {
-                be.broken = true;
-                return Err(RelayError::Client(e.to_string()));
             }
             Err(e) => {
                 be.broken = true;

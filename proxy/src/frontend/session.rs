@@ -33,9 +33,6 @@ const MAX_REPLAYED_SETS: usize = 64;
 /// The pseudo-database every MySQL server has; sessions may select it and it is served by the default keyspace.
 pub const INFORMATION_SCHEMA: &str = "information_schema";
 
-/// Marks a backend connection whose current database is unknown (after COM_RESET_CONNECTION).
-const UNKNOWN_DB: &str = "\0unknown";
-
 /// A backend connection held by the session, with the pool it returns to.
 struct Held {
     pool: Arc<BackendPool>,
@@ -671,12 +668,12 @@ impl<'a> Session<'a> {
         } else {
             payload
         };
-        let handle = self.registered.handle.clone();
-        *handle.running.lock().await = Some((held.conn.addr.clone(), held.conn.thread_id));
+        let running = &self.registered.handle.running;
+        *running.lock().await = Some((held.conn.addr.clone(), held.conn.thread_id));
         let started = Instant::now();
         let result = relay(&mut self.client, &mut held.conn, payload, expect).await;
         // Under the lock: a KILL QUERY in flight for this connection finishes before the connection can be reused.
-        *handle.running.lock().await = None;
+        *running.lock().await = None;
         held.pool.duration.observe(started.elapsed().as_secs_f64());
         self.ctx.metrics.bytes_to_backend.inc_by(payload.len() as u64);
         match result {
@@ -898,14 +895,7 @@ impl<'a> Session<'a> {
                         "session state diverged from its pinned backend connection; reconnect",
                     )));
                 }
-                conn.run(&[command::RESET_CONNECTION], Expect::Single)
-                    .await?
-                    .map_err(RestoreError::Server)?;
-                conn.state = BackendState {
-                    db: Some(UNKNOWN_DB.to_string()),
-                    collation: conn.handshake_collation,
-                    vars_digest: 0,
-                };
+                conn.reset().await?.map_err(RestoreError::Server)?;
             }
             if conn.state.collation != self.collation {
                 set_names(conn, self.collation).await?;
@@ -972,15 +962,7 @@ impl<'a> Session<'a> {
     /// held connection after resetting it on the backend.
     async fn reset_state(&mut self) {
         if let Some(mut h) = self.held.take() {
-            if matches!(
-                h.conn.run(&[command::RESET_CONNECTION], Expect::Single).await,
-                Ok(Ok(()))
-            ) {
-                h.conn.state = BackendState {
-                    db: Some(UNKNOWN_DB.to_string()),
-                    collation: h.conn.handshake_collation,
-                    vars_digest: 0,
-                };
+            if matches!(h.conn.reset().await, Ok(Ok(()))) {
                 h.pool.release(h.conn);
             }
         }
@@ -1005,19 +987,8 @@ impl<'a> Session<'a> {
             let h = self.held.take();
             tokio::spawn(async move {
                 if let Some(mut h) = h {
-                    if matches!(
-                        tokio::time::timeout(
-                            std::time::Duration::from_secs(5),
-                            h.conn.run(&[command::RESET_CONNECTION], Expect::Single)
-                        )
-                        .await,
-                        Ok(Ok(Ok(())))
-                    ) {
-                        h.conn.state = BackendState {
-                            db: Some(UNKNOWN_DB.to_string()),
-                            collation: h.conn.handshake_collation,
-                            vars_digest: 0,
-                        };
+                    let reset = tokio::time::timeout(std::time::Duration::from_secs(5), h.conn.reset()).await;
+                    if matches!(reset, Ok(Ok(Ok(())))) {
                         h.pool.release(h.conn);
                     }
                 }

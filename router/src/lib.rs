@@ -7,13 +7,20 @@
 //! - [`shardmap`]: the versioned shard map document (YAML), its validation and lookups.
 //! - [`lexer`]: a single-pass SQL tokenizer that understands strings, identifiers, comments and variables.
 //! - [`classify`]: what a statement does to the session (database change, session variables, pinning state).
+//! - [`value`]: literal and parameter values.
+//! - [`vindex`]: functions from a shard-key value to a keyspace id (hash, range, lookup, region), by name.
+//! - [`merge`]: combining the result sets of several shards (ORDER BY, LIMIT, aggregates, GROUP BY, DISTINCT).
 
 pub mod classify;
 pub mod counts;
 pub mod keyrange;
 pub mod lexer;
+pub mod merge;
 pub mod shardmap;
+pub mod value;
+pub mod vindex;
 
 pub use classify::{classify, Classified, SessionEffect, StatementKind};
 pub use counts::{substitute_counts, PreviousCounts};
 pub use shardmap::{Keyspace, MapError, Shard, ShardMap, Tablet};
+pub use value::SqlValue;

@@ -1,0 +1,3 @@
+//! Merging the result sets of several shards into the one result MySQL would return.
+//!
+//! (Skeleton: the implementation is being written.)

@@ -63,6 +63,23 @@ pub struct ProxySection {
     /// Largest logical packet accepted from a client, in bytes.
     #[serde(default = "default_max_packet_size")]
     pub max_packet_size: usize,
+    /// This proxy's name, unique among proxies sharing backends: it prefixes the XA transaction ids it creates, so
+    /// after a crash it resolves its own in-doubt transactions and no one else's. Default: `proxy-<classic port>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Directory of the two-phase-commit decision log (fsync'd; must survive restarts). Relative paths are relative
+    /// to the config file. Default: `xa-log` next to the config file.
+    #[serde(default)]
+    pub xa_log_dir: Option<PathBuf>,
+}
+
+impl ProxySection {
+    /// The proxy's name (see [`ProxySection::name`]).
+    pub fn effective_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("proxy-{}", self.classic_listen.port()))
+    }
 }
 
 /// Worker threads for a configured value: the value itself, or for 0 half the cores (at least one).
@@ -278,6 +295,9 @@ impl Config {
             }
         };
         resolve(&mut cfg.shardmap.file);
+        let mut xa = cfg.proxy.xa_log_dir.take().unwrap_or_else(|| PathBuf::from("xa-log"));
+        resolve(&mut xa);
+        cfg.proxy.xa_log_dir = Some(xa);
         if let Some(tls) = cfg.tls.as_mut() {
             resolve(&mut tls.cert);
             resolve(&mut tls.key);

@@ -11,11 +11,14 @@ use crate::frontend::session::Session;
 use crate::frontend::Context;
 use crate::metrics::Metrics;
 use crate::protocol::errors::SqlError;
+use crate::sequence::Sequences;
 use crate::stream::ClientStream;
+use crate::xa_log::XaLog;
 use arc_swap::ArcSwap;
+use shardgate_router::plan::PlanCache;
 use shardgate_router::ShardMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -45,6 +48,12 @@ pub fn build_context(cfg: &Config) -> Result<Arc<Context>, String> {
         },
         metrics.clone(),
     ));
+    let xa_dir = cfg.proxy.xa_log_dir.clone().unwrap_or_else(|| PathBuf::from("xa-log"));
+    let xa_log = XaLog::open(&xa_dir).map_err(|e| format!("proxy.xa_log_dir = {}: {e}", xa_dir.display()))?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     Ok(Arc::new(Context {
         proxy: cfg.proxy.clone(),
         tls_required: cfg.tls.as_ref().is_some_and(|t| t.require),
@@ -55,7 +64,18 @@ pub fn build_context(cfg: &Config) -> Result<Arc<Context>, String> {
         map: ArcSwap::from_pointee(map),
         next_connection_id: AtomicU32::new(1),
         sessions: Arc::default(),
+        plans: PlanCache::default(),
+        map_generation: AtomicU64::new(0),
+        sequences: Sequences::default(),
+        xa_log,
+        xa_prefix: format!("{}{started}", xa_prefix(&cfg.proxy.effective_name())),
+        next_gtrid: AtomicU64::new(1),
     }))
+}
+
+/// The XA id prefix of every incarnation of the proxy called `name`.
+pub fn xa_prefix(name: &str) -> String {
+    format!("sg-{name}-")
 }
 
 /// Replaces the shard map with the file's current content if it is valid and not older.
@@ -72,6 +92,7 @@ pub fn reload_map(ctx: &Context, path: &Path) -> Result<u64, String> {
     }
     let v = new.version;
     ctx.map.store(Arc::new(new));
+    ctx.map_generation.fetch_add(1, Ordering::AcqRel);
     ctx.metrics.shardmap_version.set(v as i64);
     Ok(v)
 }
@@ -96,6 +117,21 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         tls = ctx.tls.is_some(),
         "shardgate-proxy listening"
     );
+    let recovered = crate::xa_recovery::recover(
+        &ctx.pools,
+        &ctx.map.load(),
+        &ctx.xa_log,
+        &xa_prefix(&cfg.proxy.effective_name()),
+    )
+    .await;
+    if recovered != Default::default() {
+        tracing::info!(
+            committed = recovered.committed,
+            rolled_back = recovered.rolled_back,
+            unreachable = ?recovered.unreachable,
+            "resolved in-doubt XA transactions"
+        );
+    }
     tokio::spawn(crate::admin::serve(admin, ctx.clone()));
     tokio::spawn(ctx.pools.clone().maintain_forever());
     tokio::spawn(reload_on_sighup(ctx.clone(), cfg.shardmap.file.clone()));

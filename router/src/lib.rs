@@ -6,16 +6,20 @@
 //!
 //! - [`shardmap`]: the versioned shard map document (YAML), its validation and lookups.
 //! - [`lexer`]: a single-pass SQL tokenizer that understands strings, identifiers, comments and variables.
-//! - [`classify`]: what a statement does to the session (database change, session variables, pinning state).
+//! - [`classify`](mod@classify): what a statement does to the session (database change, session variables, pinning state).
 //! - [`value`]: literal and parameter values.
 //! - [`vindex`]: functions from a shard-key value to a keyspace id (hash, range, lookup, region), by name.
 //! - [`merge`]: combining the result sets of several shards (ORDER BY, LIMIT, aggregates, GROUP BY, DISTINCT).
+//! - [`normalize`]: literals out, digest in: the plan-cache key of a statement.
+//! - [`plan`]: which shards a statement runs on and how their results combine, behind the plan cache.
 
 pub mod classify;
 pub mod counts;
 pub mod keyrange;
 pub mod lexer;
 pub mod merge;
+pub mod normalize;
+pub mod plan;
 pub mod shardmap;
 pub mod value;
 pub mod vindex;

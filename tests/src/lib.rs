@@ -41,6 +41,7 @@ mod proxy;
 mod proxy_bin;
 mod proxy_config;
 mod replication;
+mod sharded;
 mod tempdirs;
 mod template;
 mod tls;
@@ -55,4 +56,5 @@ pub use proxy_config::{
     keyspaces_map, unsharded_map, PoolSettings, ProxyConfig, ProxyUser, TlsSettings, UserSecret, DEFAULT_CELL,
 };
 pub use replication::ReplicationStatus;
+pub use sharded::{hash_keyspace_id, shard_of, sharded_map, ShardedSetup, APP_SCHEMA};
 pub use tls::TlsFiles;

@@ -12,9 +12,12 @@ use crate::auth::UserStore;
 use crate::backend::Pools;
 use crate::config::ProxySection;
 use crate::metrics::Metrics;
+use crate::sequence::Sequences;
+use crate::xa_log::XaLog;
 use arc_swap::ArcSwap;
+use shardgate_router::plan::PlanCache;
 use shardgate_router::ShardMap;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
@@ -38,4 +41,16 @@ pub struct Context {
     pub next_connection_id: AtomicU32,
     /// Live sessions by connection id (for KILL).
     pub sessions: Arc<registry::SessionRegistry>,
+    /// Plans of statements on sharded keyspaces, shared by all sessions.
+    pub plans: PlanCache,
+    /// Bumped on every shard-map swap; part of the plan-cache key.
+    pub map_generation: AtomicU64,
+    /// Sequence blocks for AUTO_INCREMENT columns of sharded tables.
+    pub sequences: Sequences,
+    /// The two-phase-commit decision log.
+    pub xa_log: XaLog,
+    /// Prefix of the XA transaction ids this proxy incarnation creates (`sg-<name>-<start time>`).
+    pub xa_prefix: String,
+    /// Next XA transaction number.
+    pub next_gtrid: AtomicU64,
 }

@@ -7,6 +7,7 @@ pub mod lenenc;
 pub mod packets;
 pub mod response;
 pub mod resultset;
+pub mod rows;
 
 /// Largest payload of one physical packet; a logical payload this long or longer continues in the next packet.
 pub const MAX_PACKET_PAYLOAD: usize = 0xFF_FFFF;

@@ -7,6 +7,10 @@
 //! prepared statements and the state listed in [`PinReason`] pin the session to its connection until that state
 //! is gone (or, for sticky state, until COM_RESET_CONNECTION / COM_CHANGE_USER).
 
+mod scatter;
+mod sharded;
+mod txn;
+
 use super::client::ClientConn;
 use super::handshake::{authenticate, Login};
 use super::registry::Registered;
@@ -128,6 +132,12 @@ pub struct Session<'a> {
     /// session.
     hold_for_diagnostics: bool,
     route: Option<RouteCache>,
+    /// The pool a sharded statement runs on (set for the duration of one statement).
+    route_override: Option<Arc<BackendPool>>,
+    /// The open transaction on a sharded keyspace.
+    tx: Option<txn::ShardTx>,
+    /// Parameters of the statement being planned (reused buffer).
+    params: Vec<shardgate_router::normalize::Param>,
 }
 
 impl<'a> Session<'a> {
@@ -157,6 +167,9 @@ impl<'a> Session<'a> {
             counts: PreviousCounts::default(),
             hold_for_diagnostics: false,
             route: None,
+            route_override: None,
+            tx: None,
+            params: Vec::new(),
         }
     }
 
@@ -271,6 +284,12 @@ impl<'a> Session<'a> {
         let Some(keyspace) = keyspace else {
             return self.fail(seq, class, &SqlError::unknown_database(&db)).await;
         };
+        if self.tx.is_some() && map.keyspace(&db).is_none_or(|k| !k.sharded) {
+            let e = SqlError::not_supported(format!(
+                "USE {db} inside a transaction on a sharded keyspace; COMMIT or ROLLBACK first"
+            ));
+            return self.fail(seq, class, &e).await;
+        }
         // A transaction or pinned state cannot follow the session to another backend: refuse now, so the
         // transaction can still be ended where it lives.
         if let Some(h) = &self.held {
@@ -387,6 +406,11 @@ impl<'a> Session<'a> {
             }
             SessionEffect::None | SessionEffect::SessionVariables => {}
         }
+        match self.sharded_keyspace(sql, &c) {
+            Ok(None) => {}
+            Ok(Some(ks)) => return self.sharded_query(payload, seq, &c, ks).await,
+            Err(e) => return self.fail(seq, CommandClass::Query, &e).await,
+        }
         if !c.qualifiers.is_empty() {
             if let Err(e) = self.check_named_keyspaces(sql, &c.qualifiers) {
                 return self.fail(seq, CommandClass::Query, &e).await;
@@ -418,6 +442,16 @@ impl<'a> Session<'a> {
         // The statement lives on the connection that prepares it: the id keeps that connection held. State its
         // executions create (user variables, locks, …) must outlive the statement: pin as for a text query.
         let c = classify(&payload[1..]);
+        match self.sharded_keyspace(&payload[1..], &c) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let e = SqlError::not_supported(
+                    "server-side prepared statements on a sharded keyspace in this version; use client-side prepared statements (e.g. sysbench --db-ps-mode=disable)",
+                );
+                return self.fail(seq, CommandClass::Prepare, &e).await;
+            }
+            Err(e) => return self.fail(seq, CommandClass::Prepare, &e).await,
+        }
         if !c.qualifiers.is_empty() {
             if let Err(e) = self.check_named_keyspaces(&payload[1..], &c.qualifiers) {
                 return self.fail(seq, CommandClass::Prepare, &e).await;
@@ -812,6 +846,11 @@ impl<'a> Session<'a> {
             }
         }
         let pool = self.route_pool()?;
+        self.checkout_restored(pool).await
+    }
+
+    /// A connection from `pool` brought to the session's state.
+    async fn checkout_restored(&mut self, pool: Arc<BackendPool>) -> Result<Held, SqlError> {
         let want = BackendState {
             db: self.db.clone(),
             collation: self.collation,
@@ -825,12 +864,7 @@ impl<'a> Session<'a> {
             let mut conn = pool
                 .checkout(self.relay_caps(), &want, self.id)
                 .await
-                .map_err(|e| match e {
-                    crate::backend::pool::CheckoutError::Connect(e) => SqlError::backend_unavailable(pool.addr(), e),
-                    t @ crate::backend::pool::CheckoutError::Timeout { .. } => {
-                        SqlError::too_many_connections(format!("backend {}: {t}", pool.addr()))
-                    }
-                })?;
+                .map_err(|e| crate::backend::oneshot::checkout_error(&pool, e))?;
             match self.restore(&mut conn, false).await {
                 Ok(()) => return Ok(Held { pool, conn }),
                 Err(RestoreError::Server(e)) => {
@@ -854,6 +888,11 @@ impl<'a> Session<'a> {
         for &(start, end) in names {
             let name = shardgate_router::classify::unquote_ident(&sql[start..end]);
             if let Some(ks) = map.keyspace(&name) {
+                if ks.sharded {
+                    return Err(SqlError::not_supported(format!(
+                        "a statement naming sharded keyspace {name} from another keyspace; USE {name} first"
+                    )));
+                }
                 let addr = &ks.only_shard().primary.addr;
                 if **addr != *route {
                     return Err(SqlError::not_supported(format!(
@@ -867,6 +906,9 @@ impl<'a> Session<'a> {
 
     /// The pool serving the session's current database under the current shard map.
     fn route_pool(&mut self) -> Result<Arc<BackendPool>, SqlError> {
+        if let Some(p) = &self.route_override {
+            return Ok(p.clone());
+        }
         let map = self.ctx.map.load();
         if let Some(r) = &self.route {
             if Arc::ptr_eq(&r.map, &map) && r.db == self.db {
@@ -941,7 +983,8 @@ impl<'a> Session<'a> {
     }
 
     fn has_pinning_state(&self) -> bool {
-        self.status & status::IN_TRANS != 0
+        self.tx.is_some()
+            || self.status & status::IN_TRANS != 0
             || self.status & status::AUTOCOMMIT == 0
             || self.sticky.is_some()
             || !self.prepared.is_empty()
@@ -961,6 +1004,9 @@ impl<'a> Session<'a> {
     /// Clears all session state (COM_RESET_CONNECTION semantics, keeping the current database) and returns the
     /// held connection after resetting it on the backend.
     async fn reset_state(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = self.finish_tx(tx, false).await;
+        }
         if let Some(mut h) = self.held.take() {
             if matches!(h.conn.reset().await, Ok(Ok(()))) {
                 h.pool.release(h.conn);
@@ -983,6 +1029,15 @@ impl<'a> Session<'a> {
 
     /// Session end: a held connection with session state is reset before it goes back to the pool.
     async fn close(mut self) {
+        if let Some(tx) = self.tx.take() {
+            let rollback = tokio::time::timeout(std::time::Duration::from_secs(5), self.finish_tx(tx, false)).await;
+            if !matches!(rollback, Ok(Ok(()))) {
+                tracing::warn!(
+                    session = self.id,
+                    "rolling back the open shard transaction at session end failed"
+                );
+            }
+        }
         if self.held.is_some() && self.has_pinning_state() {
             let h = self.held.take();
             tokio::spawn(async move {

@@ -42,6 +42,7 @@ mod proxy_bin;
 mod proxy_config;
 mod replication;
 mod sharded;
+pub mod sysbench;
 mod tempdirs;
 mod template;
 mod tls;

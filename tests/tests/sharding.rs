@@ -54,3 +54,258 @@ async fn rows_land_on_their_shard_and_point_reads_find_them() {
         Some((40, "840.00".into(), "1.50".into(), "40.50".into(), "21.000000".into()))
     );
 }
+
+fn server_error(r: Result<(), mysql_async::Error>) -> (u16, String) {
+    match r {
+        Err(mysql_async::Error::Server(e)) => (e.code, e.message),
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_row_inserts_split_and_sequences_and_lookups_follow() {
+    let s = ShardedSetup::start("").await;
+    let mut c = s.conn().await;
+    // Explicit keys: one INSERT, rows for both shards.
+    c.query_drop("INSERT INTO orders (id, user_id, amount) VALUES (1, 1, 1.00), (2, 2, 2.00), (3, 3, 3.00), (4, 4, 4.00), (5, 5, 5.00)")
+        .await
+        .unwrap();
+    assert_eq!(c.affected_rows(), 5);
+    for id in 1..=5u64 {
+        let n: Option<u64> = s
+            .shard(shard_of(id))
+            .query_first(&format!("SELECT COUNT(*) FROM app.orders WHERE user_id = {id}"))
+            .await;
+        assert_eq!(n, Some(1), "row {id} on its shard");
+    }
+    // Sequence ids: none given; ids are unique, reported as LAST_INSERT_ID, and rows land by id.
+    c.query_drop("INSERT INTO users (email, name) VALUES ('a@x', 'A'), ('b@x', 'B'), ('c@x', 'C')")
+        .await
+        .unwrap();
+    let first = c.last_insert_id().expect("last insert id");
+    assert!(first >= 1);
+    let lid: Option<u64> = c.query_first("SELECT LAST_INSERT_ID()").await.unwrap();
+    assert_eq!(lid, Some(first));
+    let mut ids: Vec<u64> = c.query("SELECT id FROM users ORDER BY id").await.unwrap();
+    assert_eq!(ids, vec![first, first + 1, first + 2]);
+    for id in &ids {
+        let n: Option<u64> = s
+            .shard(shard_of(*id))
+            .query_first(&format!("SELECT COUNT(*) FROM app.users WHERE id = {id}"))
+            .await;
+        assert_eq!(n, Some(1));
+    }
+    // More than one block (cache 5): still unique.
+    for i in 0..8 {
+        c.query_drop(format!("INSERT INTO users (email, name) VALUES ('m{i}@x', 'M')"))
+            .await
+            .unwrap();
+    }
+    ids = c.query("SELECT id FROM users ORDER BY id").await.unwrap();
+    let mut dedup = ids.clone();
+    dedup.dedup();
+    assert_eq!(ids.len(), 11);
+    assert_eq!(dedup, ids);
+    // The lookup table has one entry per email, pointing at the row's keyspace id; lookups route reads.
+    let entries: Option<u64> = s
+        .unsharded()
+        .query_first("SELECT COUNT(*) FROM app_seq.email_idx")
+        .await;
+    assert_eq!(entries, Some(11));
+    let name: Option<String> = c
+        .query_first("SELECT name FROM users WHERE email = 'b@x'")
+        .await
+        .unwrap();
+    assert_eq!(name.as_deref(), Some("B"));
+    c.query_drop("DELETE FROM users WHERE email = 'b@x'").await.unwrap();
+    assert_eq!(c.affected_rows(), 1);
+    let entries: Option<u64> = s
+        .unsharded()
+        .query_first("SELECT COUNT(*) FROM app_seq.email_idx WHERE email = 'b@x'")
+        .await;
+    assert_eq!(entries, Some(0), "DELETE removed the lookup entry");
+    let entries: Option<u64> = s
+        .unsharded()
+        .query_first("SELECT COUNT(*) FROM app_seq.email_idx")
+        .await;
+    assert_eq!(entries, Some(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_and_reference_tables_reach_every_shard_and_unplaceable_statements_are_refused() {
+    let s = ShardedSetup::start("").await;
+    let mut c = s.conn().await;
+    c.query_drop("CREATE TABLE items (id BIGINT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    c.query_drop("CREATE INDEX v_idx ON items (v)").await.unwrap();
+    for i in 0..2 {
+        let t: Vec<String> = s.shard(i).query("SHOW TABLES FROM app LIKE 'items'").await;
+        assert_eq!(t, vec!["items".to_string()], "shard {i}");
+    }
+    c.query_drop("INSERT INTO countries (code, name) VALUES ('de', 'Germany'), ('fr', 'France')")
+        .await
+        .unwrap();
+    assert_eq!(c.affected_rows(), 2, "a reference write reports one copy's count");
+    for i in 0..2 {
+        let n: Option<u64> = s.shard(i).query_first("SELECT COUNT(*) FROM app.countries").await;
+        assert_eq!(n, Some(2), "shard {i} has the copy");
+    }
+    c.query_drop("INSERT INTO orders (id, user_id, amount) VALUES (1, 7, 1.00)")
+        .await
+        .unwrap();
+    let joined: Vec<(u64, String)> = c
+        .query("SELECT o.user_id, k.name FROM orders o JOIN countries k ON k.code = 'de' WHERE o.user_id = 7")
+        .await
+        .unwrap();
+    assert_eq!(joined, vec![(7, "Germany".to_string())]);
+    for (sql, needle) in [
+        ("SELECT * FROM orders o JOIN users u ON u.email = o.note", "join"),
+        ("SELECT * FROM nosuch", "not in the shard map"),
+        ("UPDATE orders SET user_id = 3 WHERE user_id = 7", "shard-key"),
+        ("INSERT INTO orders VALUES (1, 2, 3, 'x')", "column list"),
+        ("SELECT COUNT(DISTINCT amount) FROM orders", "DISTINCT"),
+        (
+            "INSERT INTO orders (id, user_id) SELECT id, user_id FROM orders",
+            "INSERT … SELECT",
+        ),
+        (
+            "SELECT * FROM orders WHERE user_id IN (SELECT user_id FROM orders)",
+            "subquery",
+        ),
+    ] {
+        let (code, msg) = server_error(c.query_drop(sql).await);
+        assert!(code == 1235 || code == 1146, "{sql}: {code} {msg}");
+        assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "{sql}: {msg}");
+        assert!(msg.starts_with("shardgate:"), "{sql}: {msg}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_over_two_shards_commits_or_rolls_back_atomically() {
+    let s = ShardedSetup::start("").await;
+    let mut c = s.conn().await;
+    let (a, b) = (1u64, (2..100).find(|i| shard_of(*i) != shard_of(1)).unwrap());
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop(format!(
+        "INSERT INTO orders (id, user_id, amount) VALUES (1, {a}, 1.00)"
+    ))
+    .await
+    .unwrap();
+    c.query_drop(format!(
+        "INSERT INTO orders (id, user_id, amount) VALUES (1, {b}, 2.00)"
+    ))
+    .await
+    .unwrap();
+    let seen: Option<u64> = s
+        .shard(shard_of(a))
+        .query_first("SELECT COUNT(*) FROM app.orders")
+        .await;
+    assert_eq!(seen, Some(0), "uncommitted");
+    c.query_drop("COMMIT").await.unwrap();
+    for id in [a, b] {
+        let n: Option<u64> = s
+            .shard(shard_of(id))
+            .query_first(&format!("SELECT COUNT(*) FROM app.orders WHERE user_id = {id}"))
+            .await;
+        assert_eq!(n, Some(1));
+    }
+    c.query_drop("START TRANSACTION").await.unwrap();
+    c.query_drop(format!("UPDATE orders SET amount = 10 WHERE user_id = {a}"))
+        .await
+        .unwrap();
+    c.query_drop(format!("UPDATE orders SET amount = 20 WHERE user_id = {b}"))
+        .await
+        .unwrap();
+    c.query_drop("ROLLBACK").await.unwrap();
+    let total: Option<String> = c.query_first("SELECT SUM(amount) FROM orders").await.unwrap();
+    assert_eq!(total.as_deref(), Some("3.00"));
+    // A multi-shard write that fails on one shard changes nothing (implicit transaction).
+    let (code, msg) = server_error(
+        c.query_drop(format!(
+            "INSERT INTO orders (id, user_id, amount) VALUES (2, {a}, 1.00), (1, {b}, 9.00)"
+        ))
+        .await,
+    );
+    assert_eq!(code, 1062, "{msg}");
+    let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM orders").await.unwrap();
+    assert_eq!(n, Some(2), "the row for the other shard was rolled back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_bind_into_the_same_plans() {
+    let s = ShardedSetup::start("").await;
+    let mut c = s.conn().await;
+    for id in 1..=20u64 {
+        c.exec_drop(
+            "INSERT INTO orders (id, user_id, amount, note) VALUES (?, ?, ?, ?)",
+            (id, id, format!("{id}.25"), format!("n{id}")),
+        )
+        .await
+        .unwrap();
+    }
+    for id in 1..=20u64 {
+        let n: Option<u64> = s
+            .shard(shard_of(id))
+            .query_first(&format!("SELECT COUNT(*) FROM app.orders WHERE user_id = {id}"))
+            .await;
+        assert_eq!(n, Some(1), "row {id} on its shard");
+        let row: Option<(u64, String, Option<String>)> = c
+            .exec_first("SELECT user_id, amount, note FROM orders WHERE user_id = ?", (id,))
+            .await
+            .unwrap();
+        assert_eq!(row, Some((id, format!("{id}.25"), Some(format!("n{id}")))));
+    }
+    // Several shards: merged rows come back in the binary protocol.
+    let rows: Vec<(u64, String)> = c
+        .exec(
+            "SELECT user_id, note FROM orders WHERE user_id IN (?, ?, ?, ?) ORDER BY user_id DESC",
+            (2, 9, 14, 20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (20, "n20".into()),
+            (14, "n14".into()),
+            (9, "n9".into()),
+            (2, "n2".into())
+        ]
+    );
+    let agg: Option<(u64, String, String)> = c
+        .exec_first(
+            "SELECT COUNT(*), SUM(amount), MAX(note) FROM orders WHERE amount > ?",
+            ("5",),
+        )
+        .await
+        .unwrap();
+    assert_eq!(agg, Some((16, "204.00".into(), "n9".into())));
+    // Multi-row prepared insert with sequence ids.
+    c.exec_drop(
+        "INSERT INTO users (email, name) VALUES (?, ?), (?, ?)",
+        ("p@x", "P", "q@x", "Q"),
+    )
+    .await
+    .unwrap();
+    let first = c.last_insert_id().unwrap();
+    let names: Vec<String> = c
+        .exec(
+            "SELECT name FROM users WHERE id IN (?, ?) ORDER BY name",
+            (first, first + 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names, vec!["P".to_string(), "Q".to_string()]);
+    let updated = c
+        .exec_iter("UPDATE orders SET note = ? WHERE user_id = ?", ("changed", 3))
+        .await
+        .unwrap()
+        .affected_rows();
+    assert_eq!(updated, 1);
+    let note: Option<String> = s
+        .shard(shard_of(3))
+        .query_first("SELECT note FROM app.orders WHERE user_id = 3")
+        .await;
+    assert_eq!(note.as_deref(), Some("changed"));
+}

@@ -6,7 +6,7 @@ use crate::protocol::errors::SqlError;
 use crate::protocol::packets::parse_err;
 use crate::protocol::response::{Expect, Outcome, ResponseScanner};
 use crate::protocol::{command, MAX_PACKET_PAYLOAD};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,6 +48,9 @@ pub const UNKNOWN_DB: &str = "\0unknown";
 /// Drop guard returned to the pool's accounting when a connection closes.
 pub trait Lease: Send + Sync {}
 
+/// Most statements kept prepared per connection for sharded prepared statements; more closes them all.
+const MAX_CACHED_STATEMENTS: usize = 256;
+
 /// An authenticated connection to one backend.
 pub struct BackendConn {
     /// The socket.
@@ -82,6 +85,8 @@ pub struct BackendConn {
     /// Session id this idle connection is kept for: its diagnostics area holds that session's warnings. Other
     /// sessions take it only when the pool has nothing else.
     pub reserved_for: Option<u32>,
+    /// Statements the proxy prepared on this connection for sharded prepared statements: text → backend id.
+    pub prepared: std::collections::HashMap<Bytes, u32>,
     /// Pool accounting released when the connection is dropped.
     pub(crate) _lease: Option<Box<dyn Lease>>,
 }
@@ -192,6 +197,7 @@ impl BackendConn {
     /// SETs, current database unknown).
     pub async fn reset(&mut self) -> Result<Result<(), SqlError>, BackendError> {
         let r = self.run(&[command::RESET_CONNECTION], Expect::Single).await?;
+        self.prepared.clear();
         if r.is_ok() {
             self.state = BackendState {
                 db: Some(UNKNOWN_DB.to_string()),
@@ -208,6 +214,58 @@ impl BackendConn {
         p.push(command::QUERY);
         p.extend_from_slice(sql);
         self.run(&p, Expect::Results).await
+    }
+
+    /// The backend id of `sql` prepared on this connection, preparing it first when needed (the metadata response
+    /// is read and dropped: the client got it when it prepared the statement with the proxy).
+    pub async fn ensure_prepared(&mut self, sql: &Bytes) -> Result<Result<u32, SqlError>, BackendError> {
+        if let Some(id) = self.prepared.get(sql) {
+            return Ok(Ok(*id));
+        }
+        if self.prepared.len() >= MAX_CACHED_STATEMENTS {
+            for (_, id) in std::mem::take(&mut self.prepared) {
+                let mut close = vec![command::STMT_CLOSE];
+                close.extend_from_slice(&id.to_le_bytes());
+                self.send_command(&close).await?;
+            }
+        }
+        let packets = match self.prepare(sql).await? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let id = u32::from_le_bytes([packets[0][1], packets[0][2], packets[0][3], packets[0][4]]);
+        self.prepared.insert(sql.clone(), id);
+        Ok(Ok(id))
+    }
+
+    /// Sends COM_STMT_PREPARE and reads the whole response: `Ok(Ok(packets))` (the OK with the statement id, then
+    /// the parameter and column definitions with their EOFs), `Ok(Err)` for a server error.
+    pub async fn prepare(&mut self, sql: &[u8]) -> Result<Result<Vec<Bytes>, SqlError>, BackendError> {
+        let mut p = Vec::with_capacity(sql.len() + 1);
+        p.push(command::STMT_PREPARE);
+        p.extend_from_slice(sql);
+        self.send_command(&p).await?;
+        let first = self.read_packet().await?.payload;
+        if first.first() == Some(&0xff) {
+            let (code, state, msg) = parse_err(&first).unwrap_or((1105, "HY000".into(), "prepare failed".into()));
+            return Ok(Err(SqlError::from_backend(code, state, msg)));
+        }
+        if first.len() < 12 || first[0] != 0 {
+            self.broken = true;
+            return Err(BackendError::Protocol("malformed COM_STMT_PREPARE response".into()));
+        }
+        let columns = u16::from_le_bytes([first[5], first[6]]);
+        let params = u16::from_le_bytes([first[7], first[8]]);
+        let mut packets = vec![first];
+        for n in [params, columns] {
+            for _ in 0..n {
+                packets.push(self.read_packet().await?.payload);
+            }
+            if n > 0 && !self.deprecate_eof() {
+                packets.push(self.read_packet().await?.payload);
+            }
+        }
+        Ok(Ok(packets))
     }
 
     /// Health check: the socket has no pending data or end-of-stream (no syscall when the reactor saw nothing).

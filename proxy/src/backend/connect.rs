@@ -74,6 +74,7 @@ async fn connect_inner(
         broken: false,
         auth_path: "mysql_native_password",
         reserved_for: None,
+        prepared: Default::default(),
         _lease: None,
     };
     let greeting = conn.read_packet().await?;

@@ -1,6 +1,7 @@
 //! The MySQL classic protocol as the proxy needs it: framing, the packets the proxy writes itself, and a scanner
 //! that follows a backend's response packet by packet without decoding rows (the raw relay's hot path).
 
+pub mod binary;
 pub mod codec;
 pub mod errors;
 pub mod lenenc;

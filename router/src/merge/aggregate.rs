@@ -6,7 +6,7 @@
 //! aggregate.
 
 use super::compare::{RowOrder, ValueOrder};
-use super::decimal::Decimal;
+use super::decimal::{parse_i128, small_text, Decimal, DecimalSum};
 use super::double::{format_double, NOT_FIXED_DEC};
 use super::{Aggregate, AggregateKind, Average, ColumnInfo, MergeError, Row};
 
@@ -107,10 +107,10 @@ fn combine(rows: &mut [Row], members: &[usize], combiners: &[Combiner]) -> Resul
 fn sum_counts<'a>(values: impl Iterator<Item = Option<&'a [u8]>>, column: usize) -> Result<Vec<u8>, MergeError> {
     let mut total: i128 = 0;
     for v in values.flatten() {
-        let n = parse_integer(v).ok_or_else(|| not_a_number(column, v, "COUNT"))?;
+        let n = parse_i128(v).ok_or_else(|| not_a_number(column, v, "COUNT"))?;
         total = total.checked_add(n).ok_or_else(|| not_a_number(column, v, "COUNT"))?;
     }
-    Ok(total.to_string().into_bytes())
+    Ok(small_text(total, 0))
 }
 
 /// SUM partials of integer and DECIMAL columns add exactly, keeping the largest scale; NULL when all are NULL.
@@ -118,15 +118,11 @@ fn sum_decimals<'a>(
     values: impl Iterator<Item = Option<&'a [u8]>>,
     column: usize,
 ) -> Result<Option<Vec<u8>>, MergeError> {
-    let mut total: Option<Decimal> = None;
+    let mut total = DecimalSum::Empty;
     for v in values.flatten() {
-        let d = Decimal::parse(v).ok_or_else(|| not_a_number(column, v, "SUM"))?;
-        match &mut total {
-            Some(t) => t.add(&d),
-            None => total = Some(d),
-        }
+        total.add_text(v).ok_or_else(|| not_a_number(column, v, "SUM"))?;
     }
-    Ok(total.map(|t| t.to_text()))
+    Ok(total.finish())
 }
 
 /// SUM partials of FLOAT/DOUBLE columns add as `f64`, printed as MariaDB prints a double; NULL when all are NULL.
@@ -168,7 +164,7 @@ pub(crate) fn apply_averages(rows: &mut [Row], averages: &[Average]) -> Result<(
 fn average(row: &Row, avg: &Average) -> Result<Option<Vec<u8>>, MergeError> {
     let count = match row[avg.count].as_deref() {
         None => 0,
-        Some(v) => parse_integer(v)
+        Some(v) => parse_i128(v)
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| not_a_number(avg.count, v, "AVG count"))?,
     };
@@ -188,11 +184,6 @@ fn average(row: &Row, avg: &Average) -> Result<Option<Vec<u8>>, MergeError> {
     }
     let s = Decimal::parse(sum).ok_or_else(|| not_a_number(avg.sum, sum, "AVG sum"))?;
     Ok(Some(s.div_round(count, usize::from(avg.decimals)).to_text()))
-}
-
-/// An integer written in decimal (optionally signed).
-fn parse_integer(text: &[u8]) -> Option<i128> {
-    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 fn not_a_number(column: usize, value: &[u8], aggregate: &'static str) -> MergeError {

@@ -222,6 +222,136 @@ impl Decimal {
     }
 }
 
+/// A running SUM of decimal text: `i128` arithmetic while the digits fit (the common case, no allocation), an
+/// arbitrary-length [`Decimal`] once they do not. The result keeps the largest scale of the values added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DecimalSum {
+    /// Nothing added yet (the SUM of no values is NULL).
+    Empty,
+    /// `value × 10^-scale`.
+    Small { value: i128, scale: usize },
+    /// Too many digits for `i128`.
+    Big(Decimal),
+}
+
+/// The most digits an `i128` mantissa is trusted with (10^36 < 2^127 / 100, so a rescale or a sum can be checked).
+const SMALL_DIGITS: usize = 36;
+
+impl DecimalSum {
+    /// Adds one value written as decimal text; `None` (and no change) when it is not decimal text.
+    pub(crate) fn add_text(&mut self, text: &[u8]) -> Option<()> {
+        let (negative, int, frac) = split(text)?;
+        let small = (int.len() + frac.len() <= SMALL_DIGITS).then(|| {
+            let magnitude = int
+                .iter()
+                .chain(frac)
+                .fold(0i128, |n, &d| n * 10 + i128::from(d - b'0'));
+            (if negative { -magnitude } else { magnitude }, frac.len())
+        });
+        match (&mut *self, small) {
+            (DecimalSum::Empty, Some((value, scale))) => *self = DecimalSum::Small { value, scale },
+            (DecimalSum::Small { value, scale }, Some((v, s))) => {
+                let target = (*scale).max(s);
+                let sum = rescale_i128(*value, *scale, target)
+                    .zip(rescale_i128(v, s, target))
+                    .and_then(|(a, b)| a.checked_add(b));
+                match sum {
+                    Some(sum) => {
+                        *self = DecimalSum::Small {
+                            value: sum,
+                            scale: target,
+                        }
+                    }
+                    None => {
+                        let mut big = self.to_big();
+                        big.add(&Decimal::parse(text)?);
+                        *self = DecimalSum::Big(big);
+                    }
+                }
+            }
+            _ => {
+                let mut big = self.to_big();
+                big.add(&Decimal::parse(text)?);
+                *self = DecimalSum::Big(big);
+            }
+        }
+        Some(())
+    }
+
+    /// The sum as MariaDB prints a DECIMAL, or `None` when nothing was added.
+    pub(crate) fn finish(&self) -> Option<Vec<u8>> {
+        match self {
+            DecimalSum::Empty => None,
+            DecimalSum::Small { value, scale } => Some(small_text(*value, *scale)),
+            DecimalSum::Big(d) => Some(d.to_text()),
+        }
+    }
+
+    fn to_big(&self) -> Decimal {
+        match self {
+            DecimalSum::Empty => Decimal {
+                negative: false,
+                digits: Vec::new(),
+                scale: 0,
+            },
+            DecimalSum::Small { value, scale } => Decimal::parse(&small_text(*value, *scale)).expect("printed decimal"),
+            DecimalSum::Big(d) => d.clone(),
+        }
+    }
+}
+
+/// `value × 10^(to - from)` (with `to ≥ from`), `None` on overflow.
+fn rescale_i128(value: i128, from: usize, to: usize) -> Option<i128> {
+    let shift = u32::try_from(to - from).ok()?;
+    value.checked_mul(10i128.checked_pow(shift)?)
+}
+
+/// Prints `value × 10^-scale` with exactly `scale` fraction digits (at least one integer digit, no sign on zero).
+pub(crate) fn small_text(value: i128, scale: usize) -> Vec<u8> {
+    // Digits least significant first: at most 39 for an i128, plus zeros up to the scale.
+    let mut magnitude = value.unsigned_abs();
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    while magnitude > 0 {
+        digits[n] = (magnitude % 10) as u8;
+        magnitude /= 10;
+        n += 1;
+    }
+    let total = n.max(scale + 1);
+    let mut out = Vec::with_capacity(total + 2);
+    if value < 0 {
+        out.push(b'-');
+    }
+    for i in (0..total).rev() {
+        out.push(b'0' + if i < n { digits[i] } else { 0 });
+        if i == scale && scale > 0 {
+            out.push(b'.');
+        }
+    }
+    out
+}
+
+/// Parses an optionally signed integer written in decimal digits (no spaces); `None` if it is not one or does not
+/// fit an `i128`.
+pub(crate) fn parse_i128(text: &[u8]) -> Option<i128> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: i128 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(i128::from(d - b'0'))?;
+    }
+    Some(if negative { -value } else { value })
+}
+
 /// Removes high zero digits (least-significant-first order).
 fn trim(digits: &mut Vec<u8>) {
     while digits.last() == Some(&0) {
@@ -321,6 +451,77 @@ mod tests {
         assert_eq!(sum(&["0", "-7.25"]), "-7.25");
         assert_eq!(sum(&["-7.25", "0"]), "-7.25");
         assert_eq!(sum(&["-0", "0"]), "0");
+    }
+
+    /// Sums with [`DecimalSum`] and, independently, with [`Decimal`]; both must print the same.
+    fn running_sum(values: &[&str]) -> String {
+        let mut acc = DecimalSum::Empty;
+        for v in values {
+            acc.add_text(v.as_bytes()).unwrap();
+        }
+        let fast = String::from_utf8(acc.finish().unwrap()).unwrap();
+        assert_eq!(fast, sum(values), "{values:?}");
+        fast
+    }
+
+    #[test]
+    fn running_sum_matches_exact_addition() {
+        assert_eq!(running_sum(&["1", "2", "3"]), "6");
+        assert_eq!(running_sum(&["1.50", "-2.25"]), "-0.75");
+        assert_eq!(running_sum(&["-1.50", "1.5"]), "0.00");
+        assert_eq!(running_sum(&["0.001", "5"]), "5.001");
+        assert_eq!(running_sum(&["-0.05"]), "-0.05");
+        assert_eq!(running_sum(&["007.10"]), "7.10");
+        // Past i128: the sum moves to arbitrary length and keeps going.
+        let big = "99999999999999999999999999999999999999";
+        assert_eq!(running_sum(&[big, big, "1"]), "199999999999999999999999999999999999999");
+        assert_eq!(
+            running_sum(&["170141183460469231731687303715884105727", "1"]),
+            "170141183460469231731687303715884105728"
+        );
+        let tiny = format!("1.{}1", "0".repeat(35));
+        assert_eq!(
+            running_sum(&[&tiny, "99999999"]),
+            format!("100000000.{}1", "0".repeat(35))
+        );
+        assert_eq!(
+            running_sum(&[
+                "-99999999999999999999999999999999999",
+                "-99999999999999999999999999999999999"
+            ]),
+            "-199999999999999999999999999999999998"
+        );
+        let mut acc = DecimalSum::Empty;
+        assert_eq!(acc.finish(), None);
+        assert_eq!(acc.add_text(b"x"), None);
+        assert_eq!(acc, DecimalSum::Empty);
+    }
+
+    #[test]
+    fn prints_and_parses_i128() {
+        let t = |v: i128, scale: usize| String::from_utf8(small_text(v, scale)).unwrap();
+        assert_eq!(t(0, 0), "0");
+        assert_eq!(t(0, 2), "0.00");
+        assert_eq!(t(5, 2), "0.05");
+        assert_eq!(t(-5, 2), "-0.05");
+        assert_eq!(t(12345, 2), "123.45");
+        assert_eq!(t(-7, 0), "-7");
+        assert_eq!(t(i128::MIN, 0), i128::MIN.to_string());
+        assert_eq!(t(i128::MAX, 3), "170141183460469231731687303715884105.727");
+        assert_eq!(parse_i128(b"-42"), Some(-42));
+        assert_eq!(parse_i128(b"+7"), Some(7));
+        assert_eq!(parse_i128(b"0042"), Some(42));
+        assert_eq!(parse_i128(b"18446744073709551615"), Some(18446744073709551615));
+        for bad in [
+            "",
+            "-",
+            "1.5",
+            " 1",
+            "1e3",
+            "999999999999999999999999999999999999999999",
+        ] {
+            assert_eq!(parse_i128(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]

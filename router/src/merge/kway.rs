@@ -48,6 +48,17 @@ impl KWayMerge {
             });
         }
         validate_rows(columns.len(), &shards)?;
+        Ok(KWayMerge::new_validated(columns, shards, keys, offset, limit))
+    }
+
+    /// [`KWayMerge::new`] for input whose sort keys and row widths were already checked.
+    pub(crate) fn new_validated(
+        columns: &[ColumnInfo],
+        shards: Vec<Vec<Row>>,
+        keys: &[SortKey],
+        offset: u64,
+        limit: Option<u64>,
+    ) -> KWayMerge {
         let mut sources: Vec<_> = shards.into_iter().map(Vec::into_iter).collect();
         let heap = sources
             .iter_mut()
@@ -64,7 +75,7 @@ impl KWayMerge {
         for i in (0..merge.heap.len() / 2).rev() {
             merge.sift_down(i);
         }
-        Ok(merge)
+        merge
     }
 
     /// True when the heap entry `a` comes before `b`.

@@ -278,7 +278,7 @@ pub fn merge(columns: &[ColumnInfo], shards: Vec<Vec<Row>>, spec: &MergeSpec) ->
     let visible = spec.visible_columns;
 
     if !grouped && !spec.distinct && spec.having.is_none() && spec.shards_sorted && !spec.order_by.is_empty() {
-        let merged = KWayMerge::new(columns, shards, &spec.order_by, spec.offset, spec.limit)?;
+        let merged = KWayMerge::new_validated(columns, shards, &spec.order_by, spec.offset, spec.limit);
         return Ok(merged.map(|row| truncated(row, visible)).collect());
     }
 

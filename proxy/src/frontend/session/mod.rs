@@ -7,6 +7,7 @@
 //! prepared statements and the state listed in [`PinReason`] pin the session to its connection until that state
 //! is gone (or, for sticky state, until COM_RESET_CONNECTION / COM_CHANGE_USER).
 
+mod prepared;
 mod scatter;
 mod sharded;
 mod txn;
@@ -71,6 +72,18 @@ struct Exec {
     reads_diagnostics: bool,
     /// Bookkeeping once the response is known.
     track: Track,
+    /// A sharded prepared statement executed on a pooled connection: prepared there on demand.
+    prepared: Option<PreparedRelay>,
+}
+
+/// What a sharded prepared statement's execution needs on the backend connection it runs on.
+struct PreparedRelay {
+    /// Statement text.
+    sql: Bytes,
+    /// Number of placeholders.
+    placeholders: usize,
+    /// Parameter types of the latest execution that sent them.
+    types: Option<Vec<u8>>,
 }
 
 impl Exec {
@@ -83,6 +96,7 @@ impl Exec {
             reads_previous_counts: false,
             reads_diagnostics: false,
             track: Track::Nothing,
+            prepared: None,
         }
     }
 }
@@ -138,6 +152,12 @@ pub struct Session<'a> {
     tx: Option<txn::ShardTx>,
     /// Parameters of the statement being planned (reused buffer).
     params: Vec<shardgate_router::normalize::Param>,
+    /// Prepared statements on sharded keyspaces, by the id the proxy gave the client.
+    sharded_stmts: std::collections::HashMap<u32, prepared::ShardedStmt>,
+    /// The statement running is a prepared one: results the proxy builds are binary result sets.
+    answer_binary: bool,
+    /// Counter for the ids of sharded prepared statements.
+    next_sharded_stmt: u32,
 }
 
 impl<'a> Session<'a> {
@@ -170,6 +190,9 @@ impl<'a> Session<'a> {
             route_override: None,
             tx: None,
             params: Vec::new(),
+            sharded_stmts: Default::default(),
+            answer_binary: false,
+            next_sharded_stmt: 0,
         }
     }
 
@@ -444,12 +467,7 @@ impl<'a> Session<'a> {
         let c = classify(&payload[1..]);
         match self.sharded_keyspace(&payload[1..], &c) {
             Ok(None) => {}
-            Ok(Some(_)) => {
-                let e = SqlError::not_supported(
-                    "server-side prepared statements on a sharded keyspace in this version; use client-side prepared statements (e.g. sysbench --db-ps-mode=disable)",
-                );
-                return self.fail(seq, CommandClass::Prepare, &e).await;
-            }
+            Ok(Some(ks)) => return self.sharded_prepare(payload, seq, &c, ks).await,
             Err(e) => return self.fail(seq, CommandClass::Prepare, &e).await,
         }
         if !c.qualifiers.is_empty() {
@@ -493,6 +511,9 @@ impl<'a> Session<'a> {
                 )
                 .await;
         };
+        if self.sharded_stmts.contains_key(&id) {
+            return self.sharded_stmt_command(cmd, id, payload, seq).await;
+        }
         if !self.prepared.contains(&id) || self.held.is_none() {
             if no_reply {
                 return Ok(());
@@ -664,6 +685,7 @@ impl<'a> Session<'a> {
             reads_previous_counts,
             reads_diagnostics,
             track,
+            prepared,
         } = exec;
         let mut held = match self.acquire(routed).await {
             Ok(h) => h,
@@ -671,6 +693,25 @@ impl<'a> Session<'a> {
                 self.fail(seq, class, &e).await?;
                 return Ok(None);
             }
+        };
+        // A sharded prepared statement: prepare it on this connection if it is not yet, and address its id.
+        let readdressed;
+        let payload = match &prepared {
+            None => payload,
+            Some(p) => match held.conn.ensure_prepared(&p.sql).await {
+                Ok(Ok(id)) => {
+                    readdressed =
+                        crate::protocol::binary::readdress_execute(payload, id, p.placeholders, p.types.as_deref());
+                    &readdressed
+                }
+                Ok(Err(e)) => {
+                    self.held = Some(held);
+                    self.release_if_unpinned();
+                    self.fail(seq, class, &e).await?;
+                    return Ok(None);
+                }
+                Err(e) => return self.backend_failed(seq, class, held, e, false, 0).await,
+            },
         };
         self.hold_for_diagnostics = false;
         let conn_id = (held.conn.addr.clone(), held.conn.thread_id, held.conn.uses);
@@ -1007,6 +1048,7 @@ impl<'a> Session<'a> {
         if let Some(tx) = self.tx.take() {
             let _ = self.finish_tx(tx, false).await;
         }
+        self.sharded_stmts.clear();
         if let Some(mut h) = self.held.take() {
             if matches!(h.conn.reset().await, Ok(Ok(()))) {
                 h.pool.release(h.conn);

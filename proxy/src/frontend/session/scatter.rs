@@ -9,6 +9,7 @@ use super::{Fatal, Held, Session};
 use crate::backend::collect::Collected;
 use crate::backend::{oneshot, BackendError};
 use crate::metrics::CommandClass;
+use crate::protocol::binary::write_binary_result;
 use crate::protocol::errors::SqlError;
 use crate::protocol::packets::OkInfo;
 use crate::protocol::rows::{column_info, with_decimals, write_text_result};
@@ -117,7 +118,7 @@ impl Session<'_> {
     /// A SELECT on several shards, merged.
     pub(super) async fn scatter_select(
         &mut self,
-        payload: &Bytes,
+        text: &Bytes,
         seq: u8,
         ks: &Keyspace,
         shards: &[usize],
@@ -131,11 +132,11 @@ impl Session<'_> {
                     Ok(l) => l,
                     Err(r) => return self.fail(seq, class, &refusal_error(&r)).await,
                 };
-                let mut out = Vec::with_capacity(payload.len() + 32);
+                let mut out = Vec::with_capacity(text.len() + 32);
                 render(t, vals, limit, &mut out);
                 Bytes::from(out)
             }
-            None => payload.slice(1..),
+            None => text.clone(),
         };
         let sqls = vec![sql; shards.len()];
         let answers = match self.run_on_shards(seq, ks, shards, &sqls, class).await? {
@@ -193,7 +194,11 @@ impl Session<'_> {
         let mut s = seq;
         let deprecate = self.client.deprecate_eof();
         let st = self.status;
-        write_text_result(&mut self.client.wbuf, &mut s, &visible, &rows, st, warnings, deprecate);
+        if self.answer_binary {
+            write_binary_result(&mut self.client.wbuf, &mut s, &visible, &infos, &rows, st, deprecate);
+        } else {
+            write_text_result(&mut self.client.wbuf, &mut s, &visible, &rows, st, warnings, deprecate);
+        }
         self.ctx.metrics.statement(class, true);
         self.counts = PreviousCounts {
             row_count: -1,
@@ -312,16 +317,18 @@ impl Session<'_> {
 
     /// INSERT into a sharded table: each row goes to the shard of its key; missing AUTO_INCREMENT ids come from
     /// the table's sequence; lookup-vindex entries are written first.
+    /// `relay` is the client's COM_QUERY when the statement may be relayed as is (not for prepared statements:
+    /// their rows are written with the bound values as literals).
     pub(super) async fn sharded_insert(
         &mut self,
-        payload: &Bytes,
+        relay: Option<&Bytes>,
         seq: u8,
         ks: &Keyspace,
         ip: &InsertPlan,
         vals: &ParamValues<'_>,
     ) -> Result<(), Fatal> {
         let class = CommandClass::Query;
-        let sql = &payload[1..];
+        let sql: &[u8] = vals.sql;
         let Some(text) = split_insert(sql) else {
             let e = SqlError::not_supported(
                 "this INSERT form on a sharded table; write INSERT INTO t (columns) VALUES (…), (…)",
@@ -441,8 +448,7 @@ impl Session<'_> {
                 }
             }
         }
-        let fast = ids.is_empty() && lookup_rows.is_empty() && by_shard.len() == 1 && vals.bound.is_empty();
-        if fast {
+        if let (Some(payload), true) = (relay, ids.is_empty() && lookup_rows.is_empty() && by_shard.len() == 1) {
             let s = *by_shard.keys().next().expect("one shard");
             let pool = self.ctx.pools.get(&ks.shards[s].primary.addr);
             let exec = super::Exec::new(crate::protocol::response::Expect::Results, class);
@@ -579,7 +585,7 @@ impl Session<'_> {
     /// remove the entries.
     pub(super) async fn delete_with_lookups(
         &mut self,
-        payload: &Bytes,
+        statement: &Bytes,
         seq: u8,
         ks: &Keyspace,
         shards: &[usize],
@@ -622,8 +628,7 @@ impl Session<'_> {
                 Collected::Ok(_) => {}
             }
         }
-        let sql = payload.slice(1..);
-        let per_shard: Vec<(usize, Bytes)> = shards.iter().map(|&s| (s, sql.clone())).collect();
+        let per_shard: Vec<(usize, Bytes)> = shards.iter().map(|&s| (s, statement.clone())).collect();
         if self
             .scatter_write(seq, ks, per_shard, WriteCombine::Sum, None, true)
             .await?

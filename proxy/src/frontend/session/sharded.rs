@@ -1,7 +1,7 @@
 //! Statements on sharded keyspaces: plan (through the shared plan cache), bind, and run on one shard (raw relay)
 //! or several (see [`super::scatter`]).
 
-use super::{Exec, Fatal, Session, Track, INFORMATION_SCHEMA};
+use super::{Exec, Fatal, PreparedRelay, Session, Track, INFORMATION_SCHEMA};
 use crate::backend::BackendPool;
 use crate::metrics::CommandClass;
 use crate::protocol::errors::SqlError;
@@ -15,6 +15,23 @@ use std::sync::Arc;
 /// A planner refusal as the MySQL error the client gets.
 pub(super) fn refusal_error(r: &Refusal) -> SqlError {
     SqlError::new(r.code, r.state, &r.message)
+}
+
+/// The error for state that would pin a session to one shard's connection.
+pub(super) fn pin_refusal(reason: PinReason) -> SqlError {
+    let what = match reason {
+        PinReason::UserVariable => "user variables (@name)",
+        PinReason::TemporaryTable => "temporary tables",
+        PinReason::Lock => "locks (GET_LOCK, LOCK TABLES, FLUSH TABLES WITH READ LOCK)",
+        PinReason::SqlPrepare => "SQL PREPARE/EXECUTE",
+        PinReason::FoundRows => "SQL_CALC_FOUND_ROWS",
+        PinReason::NextTransaction => "SET TRANSACTION for the next transaction",
+        PinReason::ConnectionState => "XA, HANDLER or LAST_INSERT_ID(expr)",
+        PinReason::MultiStatementState => "several statements in one query",
+    };
+    SqlError::not_supported(format!(
+        "{what} on a sharded keyspace: that state would live on one shard's connection only; pass values as literals"
+    ))
 }
 
 impl Session<'_> {
@@ -49,20 +66,7 @@ impl Session<'_> {
             _ => {}
         }
         if let Some(reason) = c.pin {
-            let what = match reason {
-                PinReason::UserVariable => "user variables (@name)",
-                PinReason::TemporaryTable => "temporary tables",
-                PinReason::Lock => "locks (GET_LOCK, LOCK TABLES, FLUSH TABLES WITH READ LOCK)",
-                PinReason::SqlPrepare => "SQL PREPARE/EXECUTE",
-                PinReason::FoundRows => "SQL_CALC_FOUND_ROWS",
-                PinReason::NextTransaction => "SET TRANSACTION for the next transaction",
-                PinReason::ConnectionState => "XA, HANDLER or LAST_INSERT_ID(expr)",
-                PinReason::MultiStatementState => "several statements in one query",
-            };
-            let e = SqlError::not_supported(format!(
-                "{what} on a sharded keyspace: that state would live on one shard's connection only; pass values as literals"
-            ));
-            return self.fail(seq, class, &e).await;
+            return self.fail(seq, class, &pin_refusal(reason)).await;
         }
         let map = self.ctx.map.load_full();
         let ks = &map.keyspaces[ks_index];
@@ -75,31 +79,51 @@ impl Session<'_> {
             };
             return self.run_single(pool, payload, seq, exec).await;
         }
-        let sql = &payload[1..];
+        let sql = payload.slice(1..);
         let mut params = std::mem::take(&mut self.params);
         let generation = self.ctx.map_generation.load(std::sync::atomic::Ordering::Acquire);
-        let plan = self.ctx.plans.plan(sql, &mut params, &map, ks_index, generation);
-        let vals = ParamValues::text(sql, &params);
-        let r = self.run_plan(payload, seq, c, ks, &plan, &vals).await;
+        let plan = self.ctx.plans.plan(&sql, &mut params, &map, ks_index, generation);
+        let vals = ParamValues::text(&sql, &params);
+        let r = self.run_plan(payload, &sql, seq, c, ks, &plan, &vals, None).await;
         self.params = params;
         r
     }
 
-    async fn run_plan(
+    /// Runs a planned statement. `payload` is what the client sent (COM_QUERY or COM_STMT_EXECUTE), `sql` the
+    /// statement text; `prepared` is set for prepared statements (single-shard executions relay the binary
+    /// protocol; others run the text with the bound values on the shards).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_plan(
         &mut self,
         payload: &Bytes,
+        sql: &Bytes,
         seq: u8,
         c: &Classified<'_>,
         ks: &Keyspace,
         plan: &shardgate_router::plan::Plan,
         vals: &ParamValues<'_>,
+        prepared: Option<PreparedRelay>,
     ) -> Result<(), Fatal> {
-        let class = CommandClass::Query;
+        let class = if prepared.is_some() {
+            CommandClass::Execute
+        } else {
+            CommandClass::Query
+        };
         if let Action::Reject(r) = &plan.action {
             return self.fail(seq, class, &refusal_error(r)).await;
         }
+        // The text shards run when the proxy combines results: the client's text, or the prepared statement with
+        // its bound values written as literals.
+        let text = if prepared.is_some() {
+            let mut out = Vec::with_capacity(sql.len() + 16);
+            vals.write_span(0, sql.len(), &mut out);
+            Bytes::from(out)
+        } else {
+            sql.clone()
+        };
         if let Action::Insert(ip) = &plan.action {
-            return self.sharded_insert(payload, seq, ks, ip, vals).await;
+            let relay = prepared.is_none().then_some(payload);
+            return self.sharded_insert(relay, seq, ks, ip, vals).await;
         }
         let shards = match bind(ks, &plan.target, vals) {
             Ok(BoundShards::Lookup { vindex, keys }) => match self.lookup_shards(ks, vindex, &keys).await {
@@ -111,33 +135,36 @@ impl Session<'_> {
         };
         match (shards, &plan.action) {
             (BoundShards::One(s), action) => {
+                if let Action::Write { lookups: Some(l), .. } = action {
+                    return self.delete_with_lookups(&text, seq, ks, &[s], l, vals).await;
+                }
                 let pool = self.ctx.pools.get(&ks.shards[s].primary.addr);
                 let exec = Exec {
                     reads_last_insert_id: c.reads_last_insert_id,
                     reads_previous_counts: c.reads_previous_statement_counts,
                     reads_diagnostics: c.reads_diagnostics,
+                    prepared,
                     ..Exec::new(Expect::Results, class)
                 };
-                if let Action::Write { lookups: Some(l), .. } = action {
-                    return self.delete_with_lookups(payload, seq, ks, &[s], l, vals).await;
-                }
                 self.run_single(pool, payload, seq, exec).await
             }
-            (BoundShards::Many(list), Action::Select(m)) => self.scatter_select(payload, seq, ks, &list, m, vals).await,
+            (BoundShards::Many(list), Action::Select(m)) => self.scatter_select(&text, seq, ks, &list, m, vals).await,
             (BoundShards::Many(list), Action::Write { combine, ddl, lookups }) => {
                 if let Some(l) = lookups {
-                    return self.delete_with_lookups(payload, seq, ks, &list, l, vals).await;
+                    return self.delete_with_lookups(&text, seq, ks, &list, l, vals).await;
                 }
-                let sql = payload.slice(1..);
-                let per_shard: Vec<(usize, Bytes)> = list.iter().map(|&s| (s, sql.clone())).collect();
+                let per_shard: Vec<(usize, Bytes)> = list.iter().map(|&s| (s, text.clone())).collect();
                 self.scatter_write(seq, ks, per_shard, *combine, None, !ddl)
                     .await
                     .map(|_| ())
             }
             (BoundShards::Many(list), _) => {
                 let pool = self.ctx.pools.get(&ks.shards[list[0]].primary.addr);
-                self.run_single(pool, payload, seq, Exec::new(Expect::Results, class))
-                    .await
+                let exec = Exec {
+                    prepared,
+                    ..Exec::new(Expect::Results, class)
+                };
+                self.run_single(pool, payload, seq, exec).await
             }
             (BoundShards::Lookup { .. }, _) => unreachable!("lookups resolved above"),
         }

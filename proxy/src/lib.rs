@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod failpoint;
 pub mod frontend;
 pub mod metrics;
 pub mod protocol;

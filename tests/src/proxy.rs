@@ -39,6 +39,8 @@ pub struct Proxy {
     child: Option<Child>,
     classic_port: u16,
     admin_port: u16,
+    /// Extra environment of the process (e.g. `SHARDGATE_FAILPOINT`).
+    env: Vec<(String, String)>,
     /// `proxy.toml`, `shardmap.yaml`, `proxy.log`.
     dir: TempDir,
 }
@@ -62,6 +64,7 @@ impl Proxy {
             child: None,
             classic_port: 0,
             admin_port: 0,
+            env: cfg.env_vars().to_vec(),
             dir,
         };
         let mut retries = 0;
@@ -99,6 +102,9 @@ impl Proxy {
             .stderr(log2);
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         self.child = Some(process::spawn(cmd).map_err(|e| format!("spawn {}: {e}", bin.display()))?);
         Ok(())
@@ -237,6 +243,28 @@ impl Proxy {
                 false
             }
             None => false,
+        }
+    }
+
+    /// Starts the proxy again in the same directory (same config, ports, XA log) with environment `env` instead of
+    /// the configured one, after the previous process ended (or was killed); waits until it is ready.
+    pub async fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.kill();
+        self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let bin = blocking(proxy_binary).await;
+        if let Err(e) = self.spawn(&bin) {
+            panic!("restart the proxy: {e}");
+        }
+        if let Err(e) = self.wait_ready().await {
+            panic!("restart the proxy: {e}");
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; returns whether it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        match self.child.as_mut() {
+            None => true,
+            Some(child) => matches!(process::wait_timeout(child, timeout), Ok(Some(_))),
         }
     }
 

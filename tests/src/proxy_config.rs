@@ -80,6 +80,7 @@ pub struct ProxyConfig {
     extra_toml: String,
     raw_toml: Option<String>,
     shardmap: String,
+    env: Vec<(String, String)>,
 }
 
 impl ProxyConfig {
@@ -96,7 +97,19 @@ impl ProxyConfig {
             extra_toml: String::new(),
             raw_toml: None,
             shardmap: shardmap_yaml.into(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable of the proxy process (e.g. `SHARDGATE_FAILPOINT`).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The extra environment of the proxy process.
+    pub fn env_vars(&self) -> &[(String, String)] {
+        &self.env
     }
 
     /// Sets the proxy's own cell (`[proxy] cell`).

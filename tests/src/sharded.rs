@@ -52,6 +52,11 @@ pub const APP_SCHEMA: &str = "CREATE DATABASE app; \
 impl ShardedSetup {
     /// Starts the servers, creates the schema, and starts the proxy; `extra` goes into `keyspaces.app`.
     pub async fn start(extra: &str) -> ShardedSetup {
+        ShardedSetup::start_with(extra, |c| c).await
+    }
+
+    /// Like [`ShardedSetup::start`], with the proxy configuration adjusted by `cfg`.
+    pub async fn start_with(extra: &str, cfg: impl FnOnce(ProxyConfig) -> ProxyConfig) -> ShardedSetup {
         let cluster = Cluster::start(3).await;
         for s in [&cluster[0], &cluster[1]] {
             s.exec(APP_SCHEMA).await;
@@ -62,7 +67,7 @@ impl ShardedSetup {
             )
             .await;
         let map = sharded_map(1, [&cluster[0].addr(), &cluster[1].addr()], &cluster[2].addr(), extra);
-        let proxy = Proxy::start(ProxyConfig::new(map).user("u", "p")).await;
+        let proxy = Proxy::start(cfg(ProxyConfig::new(map).user("u", "p"))).await;
         ShardedSetup { cluster, proxy }
     }
 

@@ -309,3 +309,63 @@ async fn prepared_statements_bind_into_the_same_plans() {
         .await;
     assert_eq!(note.as_deref(), Some("changed"));
 }
+
+/// Two rows for different shards in one transaction, then COMMIT through a proxy that crashes at `failpoint`.
+async fn crash_during_two_phase_commit(failpoint: &str) -> (ShardedSetup, u64, u64) {
+    let mut s = ShardedSetup::start_with("", |c| c.env("SHARDGATE_FAILPOINT", failpoint)).await;
+    let (a, b) = (1u64, (2..100).find(|i| shard_of(*i) != shard_of(1)).unwrap());
+    {
+        let mut c = s.conn().await;
+        c.query_drop("BEGIN").await.unwrap();
+        c.query_drop(format!(
+            "INSERT INTO orders (id, user_id, amount) VALUES (1, {a}, 1.00)"
+        ))
+        .await
+        .unwrap();
+        c.query_drop(format!(
+            "INSERT INTO orders (id, user_id, amount) VALUES (1, {b}, 2.00)"
+        ))
+        .await
+        .unwrap();
+        assert!(c.query_drop("COMMIT").await.is_err(), "the proxy dies during COMMIT");
+    }
+    assert!(
+        s.proxy.wait_exit(std::time::Duration::from_secs(10)),
+        "the proxy aborted at {failpoint}"
+    );
+    for i in 0..2 {
+        let prepared: Vec<(u32, u32, u32, String)> = s.shard(i).query("XA RECOVER").await;
+        assert_eq!(
+            prepared.len(),
+            1,
+            "shard {i} holds one prepared branch after the crash: {prepared:?}"
+        );
+    }
+    s.proxy.restart_with_env(&[]).await;
+    (s, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xa_branches_left_by_a_crash_after_the_decision_are_committed_on_restart() {
+    let (s, a, b) = crash_during_two_phase_commit("xa-after-decision").await;
+    for i in 0..2 {
+        let prepared: Vec<(u32, u32, u32, String)> = s.shard(i).query("XA RECOVER").await;
+        assert!(prepared.is_empty(), "shard {i}: {prepared:?}");
+    }
+    let mut c = s.conn().await;
+    let ids: Vec<u64> = c.query("SELECT user_id FROM orders ORDER BY user_id").await.unwrap();
+    assert_eq!(ids, vec![a, b], "both branches committed");
+    assert!(s.proxy.log().contains("resolved an in-doubt XA branch"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xa_branches_left_by_a_crash_before_the_decision_are_rolled_back_on_restart() {
+    let (s, _, _) = crash_during_two_phase_commit("xa-after-prepare").await;
+    for i in 0..2 {
+        let prepared: Vec<(u32, u32, u32, String)> = s.shard(i).query("XA RECOVER").await;
+        assert!(prepared.is_empty(), "shard {i}: {prepared:?}");
+    }
+    let mut c = s.conn().await;
+    let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM orders").await.unwrap();
+    assert_eq!(n, Some(0), "neither branch committed");
+}

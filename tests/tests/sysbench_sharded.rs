@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use mysql_async::prelude::Queryable;
 use shardgate_tests::sysbench::{Sysbench, SysbenchOutput, SysbenchSummary};
 use shardgate_tests::{shard_of, Cluster, MariaDb, Proxy, ProxyConfig};
 
@@ -149,10 +150,10 @@ async fn check_placement(when: &str, shards: [&MariaDb; 2], proxy: &Proxy) {
             direct_total += have.len() as u64;
             eprintln!("[sysbench_sharded] {when}: {table} shard {i}: {} rows", have.len());
         }
-        let via_proxy: Option<u64> =
-            mysql_async::prelude::Queryable::query_first(&mut conn, format!("SELECT COUNT(*) FROM {table}"))
-                .await
-                .unwrap_or_else(|e| panic!("{when}: SELECT COUNT(*) FROM {table} through the proxy: {e}"));
+        let via_proxy: Option<u64> = conn
+            .query_first(format!("SELECT COUNT(*) FROM {table}"))
+            .await
+            .unwrap_or_else(|e| panic!("{when}: SELECT COUNT(*) FROM {table} through the proxy: {e}"));
         assert_eq!(
             via_proxy,
             Some(direct_total),
@@ -160,9 +161,7 @@ async fn check_placement(when: &str, shards: [&MariaDb; 2], proxy: &Proxy) {
         );
         assert_eq!(direct_total, TABLE_SIZE, "{when}: rows in {table}");
     }
-    mysql_async::prelude::Queryable::disconnect(conn)
-        .await
-        .expect("disconnect");
+    conn.disconnect().await.expect("disconnect");
 }
 
 #[tokio::test]

@@ -331,6 +331,7 @@ impl Session<'_> {
                 ),
             ));
         }
+        crate::failpoint::crash_point("xa-after-prepare");
         let decision = Decision {
             gtrid: gtrid.clone(),
             branches: tx
@@ -350,6 +351,7 @@ impl Session<'_> {
                 format!("transaction rolled back: the proxy could not record its commit decision ({e})"),
             ));
         }
+        crate::failpoint::crash_point("xa-after-decision");
         if let Err(e) = self
             .on_each(tx, |b| b.map(|b| format!("XA COMMIT {}", xid(&gtrid, b))))
             .await

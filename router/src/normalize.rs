@@ -88,17 +88,10 @@ pub fn normalize(sql: &[u8], params: &mut Vec<Param>) -> Digest {
                 h2.byte(b'?');
             }
             None => {
-                if t.kind == TokenKind::Word {
-                    // Keywords are case-insensitive; identifiers are hashed as written (table names are case
-                    // sensitive), which at worst gives two cache entries for one shape.
-                    for &b in text {
-                        h1.byte(b.to_ascii_uppercase());
-                        h2.byte(b.to_ascii_uppercase());
-                    }
-                } else {
-                    h1.bytes(text);
-                    h2.bytes(text);
-                }
+                // Words are hashed as written: identifiers are case sensitive (table names on Linux servers), and
+                // a keyword written in another case only costs a second cache entry.
+                h1.bytes(text);
+                h2.bytes(text);
             }
         }
         h1.byte(0);
@@ -248,7 +241,7 @@ mod tests {
     #[test]
     fn literals_do_not_change_the_digest() {
         let (a, pa) = norm("SELECT c FROM t WHERE id = 5 AND name = 'x'");
-        let (b, pb) = norm("select c   from t where id=123456 and name='it''s' -- comment");
+        let (b, pb) = norm("SELECT c   FROM t WHERE id=123456 AND name='it''s' -- comment");
         assert_eq!(a, b);
         assert_eq!(pa.len(), 2);
         assert_eq!(pb.len(), 2);

@@ -369,3 +369,93 @@ async fn xa_branches_left_by_a_crash_before_the_decision_are_rolled_back_on_rest
     let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM orders").await.unwrap();
     assert_eq!(n, Some(0), "neither branch committed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequences_give_unique_ids_to_concurrent_inserters() {
+    let s = ShardedSetup::start("").await;
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let pool = mysql_async::Pool::new(s.proxy.opts("u", "p").db_name(Some("app")));
+        tasks.push(tokio::spawn(async move {
+            let mut c = pool.get_conn().await.unwrap();
+            let mut mine = Vec::new();
+            for i in 0..25 {
+                c.query_drop(format!("INSERT INTO users (email, name) VALUES ('w{w}-{i}@x', 'w{w}')"))
+                    .await
+                    .unwrap();
+                mine.push(c.last_insert_id().unwrap());
+            }
+            drop(c);
+            pool.disconnect().await.unwrap();
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let mut sorted = all.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 200, "200 inserts got 200 distinct ids");
+    let mut c = s.conn().await;
+    let stored: Vec<u64> = c.query("SELECT id FROM users ORDER BY id").await.unwrap();
+    assert_eq!(stored, sorted, "every reported id is the stored one");
+    let direct: u64 = s
+        .shard(0)
+        .query_first::<u64>("SELECT COUNT(*) FROM app.users")
+        .await
+        .unwrap()
+        + s.shard(1)
+            .query_first::<u64>("SELECT COUNT(*) FROM app.users")
+            .await
+            .unwrap();
+    assert_eq!(direct, 200);
+    let next: Option<u64> = s
+        .unsharded()
+        .query_first("SELECT next_id FROM app_seq.users_seq WHERE id = 0")
+        .await;
+    assert!(
+        next.unwrap() > *sorted.last().unwrap(),
+        "the sequence moved past every id handed out"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_modes_single_and_multi() {
+    let s = ShardedSetup::start("    transaction_mode: single\n").await;
+    let mut c = s.conn().await;
+    let (a, b) = (1u64, (2..100).find(|i| shard_of(*i) != shard_of(1)).unwrap());
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop(format!("INSERT INTO orders (id, user_id) VALUES (1, {a})"))
+        .await
+        .unwrap();
+    let (code, msg) = server_error(
+        c.query_drop(format!("INSERT INTO orders (id, user_id) VALUES (1, {b})"))
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
+    assert!(msg.contains("transaction_mode: single"), "{msg}");
+    c.query_drop("COMMIT").await.unwrap();
+    let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM orders").await.unwrap();
+    assert_eq!(n, Some(1), "the first shard's write committed");
+    drop(c);
+    drop(s);
+
+    let s = ShardedSetup::start("    transaction_mode: multi\n").await;
+    let mut c = s.conn().await;
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop(format!("INSERT INTO orders (id, user_id) VALUES (1, {a})"))
+        .await
+        .unwrap();
+    c.query_drop(format!("INSERT INTO orders (id, user_id) VALUES (1, {b})"))
+        .await
+        .unwrap();
+    c.query_drop("COMMIT").await.unwrap();
+    let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM orders").await.unwrap();
+    assert_eq!(n, Some(2));
+    for i in 0..2 {
+        let prepared: Vec<(u32, u32, u32, String)> = s.shard(i).query("XA RECOVER").await;
+        assert!(prepared.is_empty());
+    }
+}

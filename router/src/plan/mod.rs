@@ -274,3 +274,6 @@ impl Plan {
 
 /// A cached plan shared by sessions.
 pub type SharedPlan = Arc<Plan>;
+
+#[cfg(test)]
+mod tests;

@@ -241,6 +241,9 @@ impl RawKeyspace {
         let mut vindexes: Vec<VindexDef> = Vec::new();
         for (vname, spec) in self.vindexes.map(|v| v.0).unwrap_or_default() {
             let vpath = format!("{kpath}.vindexes.{vname}");
+            if vindexes.iter().any(|v| v.name == vname) {
+                return Err(MapError::new(vpath, "vindex defined twice"));
+            }
             if !self.sharded {
                 return Err(MapError::new(
                     vpath,
@@ -256,6 +259,9 @@ impl RawKeyspace {
         let mut tables: Vec<Table> = Vec::new();
         for (tname, t) in self.tables.map(|t| t.0).unwrap_or_default() {
             let tpath = format!("{kpath}.tables.{tname}");
+            if tables.iter().any(|t| t.name == tname) {
+                return Err(MapError::new(tpath, "table defined twice"));
+            }
             tables.push(t.validate(&tpath, tname, self.sharded, &vindexes)?);
         }
         Ok(Keyspace {

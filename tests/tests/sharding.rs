@@ -459,3 +459,41 @@ async fn transaction_modes_single_and_multi() {
         assert!(prepared.is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_lists_are_split_so_each_shard_gets_only_its_keys() {
+    let s = ShardedSetup::start("").await;
+    let mut c = s.conn().await;
+    let keys: Vec<u64> = (1..=8).collect();
+    for k in &keys {
+        c.query_drop(format!("INSERT INTO orders (id, user_id, note) VALUES (1, {k}, 'k{k}')")).await.unwrap();
+    }
+    for i in 0..2 {
+        s.shard(i).exec("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1").await;
+    }
+    let got: Vec<u64> = c
+        .query("SELECT user_id FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 8) ORDER BY user_id")
+        .await
+        .unwrap();
+    assert_eq!(got, keys);
+    c.query_drop("UPDATE orders SET note = 'split' WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 8)").await.unwrap();
+    assert_eq!(c.affected_rows(), 8);
+    for i in 0..2 {
+        s.shard(i).exec("SET GLOBAL general_log = 0").await;
+        let seen: Vec<String> = s
+            .shard(i)
+            .query("SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE argument LIKE '%user_id IN (%'")
+            .await;
+        assert_eq!(seen.len(), 2, "shard {i} saw the SELECT and the UPDATE: {seen:?}");
+        for stmt in &seen {
+            for k in &keys {
+                let mentioned = stmt.contains(&format!("{k},")) || stmt.contains(&format!("{k})"));
+                assert_eq!(
+                    mentioned,
+                    shard_of(*k) == i,
+                    "shard {i} gets key {k} only if it owns it: {stmt}"
+                );
+            }
+        }
+    }
+}

@@ -17,6 +17,8 @@ pub struct ParamValues<'a> {
     pub params: &'a [Param],
     /// Values bound to the `?` placeholders, in order (empty for text statements).
     pub bound: &'a [SqlValue<'a>],
+    /// Per-shard rewrite of an `IN` list: parameter `i` is written as parameter `alias[i]` (empty: as itself).
+    pub alias: &'a [usize],
 }
 
 impl<'a> ParamValues<'a> {
@@ -26,7 +28,17 @@ impl<'a> ParamValues<'a> {
             sql,
             params,
             bound: &[],
+            alias: &[],
         }
+    }
+
+    /// The same values with parameters rewritten by `alias` (see [`split_in_list`]).
+    pub fn with_alias(&self, alias: &'a [usize]) -> ParamValues<'a> {
+        ParamValues { alias, ..*self }
+    }
+
+    fn source(&self, i: usize) -> usize {
+        self.alias.get(i).copied().unwrap_or(i)
     }
 
     /// The value of parameter `i`.
@@ -51,6 +63,7 @@ impl<'a> ParamValues<'a> {
 
     /// Writes parameter `i` as SQL text: the client's own literal text, or a bound value as a literal.
     pub fn write_text(&self, i: usize, out: &mut Vec<u8>) {
+        let i = self.source(i);
         let Some(p) = self.params.get(i) else { return };
         match p.kind {
             ParamKind::Placeholder => {
@@ -70,7 +83,7 @@ impl<'a> ParamValues<'a> {
             if p.start >= end {
                 break;
             }
-            if p.kind == ParamKind::Placeholder {
+            if p.kind == ParamKind::Placeholder || self.source(i) != i {
                 out.extend_from_slice(&self.sql[at..p.start]);
                 self.write_text(i, out);
                 at = p.end;
@@ -200,6 +213,57 @@ pub fn bind(ks: &Keyspace, target: &Target, vals: &ParamValues<'_>) -> Result<Bo
             BoundShards::Lookup { vindex: *vindex, keys }
         }
     })
+}
+
+/// For a statement bound to several shards by an `IN` list of parameters, each shard's rewrite of that list: the
+/// parameters of values another shard owns are written as one of this shard's own values (`IN (1, 2, 3)` becomes
+/// `IN (1, 1, 3)` on the shard owning 1 and 3), so every shard gets only its keys. `None` when the target is not
+/// such a list. Entries are (shard, alias) in shard order.
+pub fn split_in_list(ks: &Keyspace, target: &Target, vals: &ParamValues<'_>) -> Option<Vec<(usize, Vec<usize>)>> {
+    let Target::Keys { vindex, keys, region } = target else {
+        return None;
+    };
+    let indexes: Vec<usize> = keys
+        .iter()
+        .map(|k| match k {
+            Operand::Param(i) => Some(*i),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let r = match region {
+        None => None,
+        Some(op) => Some(vals.operand(op)?),
+    };
+    let mut owner = Vec::with_capacity(indexes.len());
+    for &i in &indexes {
+        let mut out = Vec::with_capacity(1);
+        shards_for_value(ks, *vindex, Some(&vals.get(i)?), r.as_ref(), &mut out).ok()?;
+        owner.push(out.first().copied());
+    }
+    let mut shards: Vec<usize> = owner.iter().flatten().copied().collect();
+    shards.sort_unstable();
+    shards.dedup();
+    let identity: Vec<usize> = (0..vals.params.len()).collect();
+    Some(
+        shards
+            .into_iter()
+            .map(|s| {
+                let mine = indexes
+                    .iter()
+                    .zip(&owner)
+                    .find(|(_, o)| **o == Some(s))
+                    .map(|(i, _)| *i)
+                    .expect("the shard owns a key");
+                let mut alias = identity.clone();
+                for (i, o) in indexes.iter().zip(&owner) {
+                    if *o != Some(s) {
+                        alias[*i] = mine;
+                    }
+                }
+                (s, alias)
+            })
+            .collect(),
+    )
 }
 
 /// Writes a template with the execution's parameter text and shard limit.

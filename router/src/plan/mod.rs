@@ -12,7 +12,7 @@ pub mod insert;
 pub mod select;
 mod tables;
 
-pub use bind::{bind, render, shards_for_value, Bound, BoundShards, ParamValues};
+pub use bind::{bind, render, shards_for_value, split_in_list, Bound, BoundShards, ParamValues};
 pub use cache::PlanCache;
 pub use insert::{split_insert, InsertText};
 

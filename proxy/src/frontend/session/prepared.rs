@@ -201,6 +201,7 @@ impl Session<'_> {
             sql: &sql,
             params: &params,
             bound: &decoded.values,
+            alias: &[],
         };
         let relay = PreparedRelay {
             sql: sql.clone(),

@@ -116,29 +116,45 @@ impl Session<'_> {
     }
 
     /// A SELECT on several shards, merged.
+    /// `split` gives each shard its own rewrite of an `IN` list on the key (see `split_in_list`).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn scatter_select(
         &mut self,
         text: &Bytes,
         seq: u8,
         ks: &Keyspace,
         shards: &[usize],
+        split: Option<&[(usize, Vec<usize>)]>,
         m: &SelectMerge,
         vals: &ParamValues<'_>,
     ) -> Result<(), Fatal> {
         let class = CommandClass::Query;
-        let sql = match &m.shard_sql {
-            Some(t) => {
-                let limit = match m.shard_limit(vals) {
-                    Ok(l) => l,
-                    Err(r) => return self.fail(seq, class, &refusal_error(&r)).await,
-                };
-                let mut out = Vec::with_capacity(text.len() + 32);
-                render(t, vals, limit, &mut out);
-                Bytes::from(out)
-            }
-            None => text.clone(),
+        let limit = match m.shard_limit(vals) {
+            Ok(l) => l,
+            Err(r) => return self.fail(seq, class, &refusal_error(&r)).await,
         };
-        let sqls = vec![sql; shards.len()];
+        let text_for = |v: &ParamValues<'_>, rewrite: bool| -> Bytes {
+            match &m.shard_sql {
+                Some(t) => {
+                    let mut out = Vec::with_capacity(text.len() + 32);
+                    render(t, v, limit, &mut out);
+                    Bytes::from(out)
+                }
+                None if rewrite => {
+                    let mut out = Vec::with_capacity(text.len());
+                    v.write_span(0, v.sql.len(), &mut out);
+                    Bytes::from(out)
+                }
+                None => text.clone(),
+            }
+        };
+        let sqls: Vec<Bytes> = match split {
+            Some(split) => split
+                .iter()
+                .map(|(_, alias)| text_for(&vals.with_alias(alias), true))
+                .collect(),
+            None => vec![text_for(vals, false); shards.len()],
+        };
         let answers = match self.run_on_shards(seq, ks, shards, &sqls, class).await? {
             Outcome::Answers(a) => a,
             Outcome::Lost => return Ok(()),

@@ -8,7 +8,7 @@ use crate::protocol::errors::SqlError;
 use crate::protocol::response::Expect;
 use bytes::Bytes;
 use shardgate_router::classify::PinReason;
-use shardgate_router::plan::{bind, Action, BoundShards, ParamValues, Refusal};
+use shardgate_router::plan::{bind, split_in_list, Action, BoundShards, ParamValues, Refusal};
 use shardgate_router::{Classified, Keyspace, SessionEffect, StatementKind};
 use std::sync::Arc;
 
@@ -148,15 +148,27 @@ impl Session<'_> {
                 };
                 self.run_single(pool, payload, seq, exec).await
             }
-            (BoundShards::Many(list), Action::Select(m)) => self.scatter_select(&text, seq, ks, &list, m, vals).await,
+            (BoundShards::Many(list), Action::Select(m)) => {
+                let split = split_in_list(ks, &plan.target, vals);
+                self.scatter_select(&text, seq, ks, &list, split.as_deref(), m, vals).await
+            }
             (BoundShards::Many(list), Action::Write { combine, ddl, lookups }) => {
                 if let Some(l) = lookups {
                     return self.delete_with_lookups(&text, seq, ks, &list, l, vals).await;
                 }
-                let per_shard: Vec<(usize, Bytes)> = list.iter().map(|&s| (s, text.clone())).collect();
-                self.scatter_write(seq, ks, per_shard, *combine, None, !ddl)
-                    .await
-                    .map(|_| ())
+                let per_shard: Vec<(usize, Bytes)> = match split_in_list(ks, &plan.target, vals) {
+                    // Each shard gets only its own keys of the IN list.
+                    Some(split) => split
+                        .iter()
+                        .map(|(s, alias)| {
+                            let mut out = Vec::with_capacity(sql.len());
+                            vals.with_alias(alias).write_span(0, sql.len(), &mut out);
+                            (*s, Bytes::from(out))
+                        })
+                        .collect(),
+                    None => list.iter().map(|&s| (s, text.clone())).collect(),
+                };
+                self.scatter_write(seq, ks, per_shard, *combine, None, !ddl).await.map(|_| ())
             }
             (BoundShards::Many(list), _) => {
                 let pool = self.ctx.pools.get(&ks.shards[list[0]].primary.addr);

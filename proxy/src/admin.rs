@@ -46,7 +46,10 @@ fn handle(ctx: &Context, req: Request<hyper::body::Incoming>) -> Response<Full<B
             .expect("static response parts are valid")
     };
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/metrics") => text(StatusCode::OK, ctx.metrics.render(), "text/plain; version=0.0.4"),
+        (&Method::GET, "/metrics") => {
+            ctx.metrics.sync_plan_cache(ctx.plans.stats());
+            text(StatusCode::OK, ctx.metrics.render(), "text/plain; version=0.0.4")
+        }
         (&Method::GET, "/healthz") => {
             let map = ctx.map.load();
             if map.keyspaces.is_empty() {

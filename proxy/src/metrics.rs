@@ -87,6 +87,27 @@ pub struct Metrics {
     pub shardmap_version: IntGauge,
     /// Shard map reloads by outcome.
     pub shardmap_reloads: IntCounterVec,
+    /// Statements on sharded keyspaces, by route: `single` (one shard, relayed), `multi` (several shards, combined
+    /// by the proxy), `refused` (the planner could not place them).
+    pub sharded_statements: [IntCounter; 3],
+    /// Shard transactions ended, by outcome: `one_phase`, `two_phase`, `multi` (shard by shard), `rollback`,
+    /// `failed`.
+    pub shard_transactions: IntCounterVec,
+    /// Plan-cache hits (synchronised from the cache when metrics are rendered).
+    pub plan_cache_hits: IntCounter,
+    /// Plan-cache misses (statements parsed by the SQL parser).
+    pub plan_cache_misses: IntCounter,
+}
+
+/// Index into [`Metrics::sharded_statements`].
+#[derive(Debug, Clone, Copy)]
+pub enum Route {
+    /// One shard, relayed.
+    Single = 0,
+    /// Several shards, combined by the proxy.
+    Multi = 1,
+    /// Refused by the planner.
+    Refused = 2,
 }
 
 impl Metrics {
@@ -214,8 +235,58 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            sharded_statements: {
+                let v = reg(
+                    &registry,
+                    IntCounterVec::new(
+                        Opts::new(
+                            "shardgate_sharded_statements_total",
+                            "Statements on sharded keyspaces, by route",
+                        ),
+                        &["route"],
+                    )
+                    .expect("valid metric"),
+                );
+                ["single", "multi", "refused"].map(|r| v.with_label_values(&[r]))
+            },
+            shard_transactions: reg(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "shardgate_shard_transactions_total",
+                        "Shard transactions ended, by outcome",
+                    ),
+                    &["outcome"],
+                )
+                .expect("valid metric"),
+            ),
+            plan_cache_hits: reg(
+                &registry,
+                IntCounter::new("shardgate_plan_cache_hits_total", "Plan-cache hits").expect("valid metric"),
+            ),
+            plan_cache_misses: reg(
+                &registry,
+                IntCounter::new(
+                    "shardgate_plan_cache_misses_total",
+                    "Plan-cache misses (SQL parser runs)",
+                )
+                .expect("valid metric"),
+            ),
             registry,
         }
+    }
+
+    /// Counts a statement on a sharded keyspace.
+    pub fn routed(&self, route: Route) {
+        self.sharded_statements[route as usize].inc();
+    }
+
+    /// Brings the plan-cache counters up to the cache's own (hits, misses).
+    pub fn sync_plan_cache(&self, (hits, misses): (u64, u64)) {
+        self.plan_cache_hits
+            .inc_by(hits.saturating_sub(self.plan_cache_hits.get()));
+        self.plan_cache_misses
+            .inc_by(misses.saturating_sub(self.plan_cache_misses.get()));
     }
 
     /// Counts one command with its outcome.

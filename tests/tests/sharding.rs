@@ -230,6 +230,19 @@ async fn a_transaction_over_two_shards_commits_or_rolls_back_atomically() {
     assert_eq!(code, 1062, "{msg}");
     let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM orders").await.unwrap();
     assert_eq!(n, Some(2), "the row for the other shard was rolled back");
+    let m = s.proxy.metrics().await;
+    for want in [
+        "shardgate_shard_transactions_total{outcome=\"two_phase\"} 1",
+        "shardgate_shard_transactions_total{outcome=\"rollback\"} 2",
+    ] {
+        assert!(m.contains(want), "{want} in:\n{m}");
+    }
+    let hits = m
+        .lines()
+        .find_map(|l| l.strip_prefix("shardgate_plan_cache_hits_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(hits.is_some_and(|h| h > 0), "plan cache hits reported: {hits:?}");
+    assert!(m.contains("shardgate_sharded_statements_total{route=\"multi\"}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,17 +479,25 @@ async fn in_lists_are_split_so_each_shard_gets_only_its_keys() {
     let mut c = s.conn().await;
     let keys: Vec<u64> = (1..=8).collect();
     for k in &keys {
-        c.query_drop(format!("INSERT INTO orders (id, user_id, note) VALUES (1, {k}, 'k{k}')")).await.unwrap();
+        c.query_drop(format!(
+            "INSERT INTO orders (id, user_id, note) VALUES (1, {k}, 'k{k}')"
+        ))
+        .await
+        .unwrap();
     }
     for i in 0..2 {
-        s.shard(i).exec("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1").await;
+        s.shard(i)
+            .exec("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1")
+            .await;
     }
     let got: Vec<u64> = c
         .query("SELECT user_id FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 8) ORDER BY user_id")
         .await
         .unwrap();
     assert_eq!(got, keys);
-    c.query_drop("UPDATE orders SET note = 'split' WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 8)").await.unwrap();
+    c.query_drop("UPDATE orders SET note = 'split' WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 8)")
+        .await
+        .unwrap();
     assert_eq!(c.affected_rows(), 8);
     for i in 0..2 {
         s.shard(i).exec("SET GLOBAL general_log = 0").await;

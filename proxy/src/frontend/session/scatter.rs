@@ -466,6 +466,7 @@ impl Session<'_> {
         }
         if let (Some(payload), true) = (relay, ids.is_empty() && lookup_rows.is_empty() && by_shard.len() == 1) {
             let s = *by_shard.keys().next().expect("one shard");
+            self.ctx.metrics.routed(crate::metrics::Route::Single);
             let pool = self.ctx.pools.get(&ks.shards[s].primary.addr);
             let exec = super::Exec::new(crate::protocol::response::Expect::Results, class);
             return self.run_single(pool, payload, seq, exec).await;
@@ -475,6 +476,7 @@ impl Session<'_> {
                 return self.fail(seq, class, &e).await;
             }
         }
+        self.ctx.metrics.routed(crate::metrics::Route::Multi);
         let append = auto.filter(|a| a.position.is_none()).map(|a| a.column.as_str());
         let replace_at = auto.and_then(|a| a.position);
         let per_shard: Vec<(usize, Bytes)> = by_shard

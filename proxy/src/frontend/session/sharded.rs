@@ -3,7 +3,7 @@
 
 use super::{Exec, Fatal, PreparedRelay, Session, Track, INFORMATION_SCHEMA};
 use crate::backend::BackendPool;
-use crate::metrics::CommandClass;
+use crate::metrics::{CommandClass, Route};
 use crate::protocol::errors::SqlError;
 use crate::protocol::response::Expect;
 use bytes::Bytes;
@@ -110,6 +110,7 @@ impl Session<'_> {
             CommandClass::Query
         };
         if let Action::Reject(r) = &plan.action {
+            self.ctx.metrics.routed(Route::Refused);
             return self.fail(seq, class, &refusal_error(r)).await;
         }
         // The text shards run when the proxy combines results: the client's text, or the prepared statement with
@@ -133,6 +134,10 @@ impl Session<'_> {
             Ok(s) => s,
             Err(r) => return self.fail(seq, class, &refusal_error(&r)).await,
         };
+        self.ctx.metrics.routed(match shards {
+            BoundShards::One(_) => Route::Single,
+            _ => Route::Multi,
+        });
         match (shards, &plan.action) {
             (BoundShards::One(s), action) => {
                 if let Action::Write { lookups: Some(l), .. } = action {
@@ -150,7 +155,8 @@ impl Session<'_> {
             }
             (BoundShards::Many(list), Action::Select(m)) => {
                 let split = split_in_list(ks, &plan.target, vals);
-                self.scatter_select(&text, seq, ks, &list, split.as_deref(), m, vals).await
+                self.scatter_select(&text, seq, ks, &list, split.as_deref(), m, vals)
+                    .await
             }
             (BoundShards::Many(list), Action::Write { combine, ddl, lookups }) => {
                 if let Some(l) = lookups {
@@ -168,7 +174,9 @@ impl Session<'_> {
                         .collect(),
                     None => list.iter().map(|&s| (s, text.clone())).collect(),
                 };
-                self.scatter_write(seq, ks, per_shard, *combine, None, !ddl).await.map(|_| ())
+                self.scatter_write(seq, ks, per_shard, *combine, None, !ddl)
+                    .await
+                    .map(|_| ())
             }
             (BoundShards::Many(list), _) => {
                 let pool = self.ctx.pools.get(&ks.shards[list[0]].primary.addr);

@@ -199,6 +199,14 @@ impl Session<'_> {
         for h in tx.conns.drain(..) {
             h.pool.release(h.conn);
         }
+        let outcome = match (&result, commit, tx.branches.len()) {
+            (Err(_), _, _) => "failed",
+            (Ok(()), false, _) => "rollback",
+            (Ok(()), true, 0 | 1) => "one_phase",
+            (Ok(()), true, _) if tx.branches.iter().all(|b| b.bqual.is_some()) => "two_phase",
+            (Ok(()), true, _) => "multi",
+        };
+        self.ctx.metrics.shard_transactions.with_label_values(&[outcome]).inc();
         result
     }
 

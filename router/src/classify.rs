@@ -61,6 +61,31 @@ pub enum PinReason {
     MultiStatementState,
 }
 
+/// A change to connection-local state whose end the proxy can see, so the pin it causes can be released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinChange {
+    /// `CREATE TEMPORARY TABLE name`.
+    CreateTemporaryTable(String),
+    /// `DROP TEMPORARY TABLE name` (one per table).
+    DropTemporaryTable(String),
+    /// `GET_LOCK('name', …)`.
+    GetLock(String),
+    /// `RELEASE_LOCK('name')`.
+    ReleaseLock(String),
+    /// `RELEASE_ALL_LOCKS()`.
+    ReleaseAllLocks,
+    /// `LOCK TABLES …`.
+    LockTables,
+    /// `UNLOCK TABLES`.
+    UnlockTables,
+    /// `PREPARE name FROM …`.
+    Prepare(String),
+    /// `DEALLOCATE PREPARE name` / `DROP PREPARE name`.
+    Deallocate(String),
+    /// `SQL_CALC_FOUND_ROWS`: the next statement may read `FOUND_ROWS()`.
+    CalcFoundRows,
+}
+
 /// What a statement does to session state that follows the client across backend connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEffect<'a> {
@@ -104,6 +129,11 @@ pub struct Classified<'a> {
     pub reads_diagnostics: bool,
     /// More than one statement in the query.
     pub multi_statement: bool,
+    /// Some pin of the statement lasts until the session is reset (its end is not visible to the proxy).
+    pub sticky_pin: bool,
+    /// Changes to connection-local state the proxy tracks to release pins (empty and unallocated for most
+    /// statements). A pin whose cause has no change here is sticky.
+    pub pin_changes: Vec<PinChange>,
     /// Byte spans of the first name of every dotted name (`db` in `db.t`, `t` in `t.c`): the databases a
     /// statement may name explicitly. Empty (and unallocated) for statements without dotted names.
     pub qualifiers: Vec<(usize, usize)>,
@@ -119,6 +149,8 @@ pub fn classify(sql: &[u8]) -> Classified<'_> {
         reads_previous_statement_counts: false,
         reads_diagnostics: false,
         multi_statement: false,
+        sticky_pin: false,
+        pin_changes: Vec::new(),
         qualifiers: Vec::new(),
     };
     let mut lex = Lexer::new(sql).peekable();
@@ -146,6 +178,7 @@ pub fn classify(sql: &[u8]) -> Classified<'_> {
         out.effect = SessionEffect::None;
         if any_state_change && out.pin.is_none() {
             out.pin = Some(PinReason::MultiStatementState);
+            out.sticky_pin = true;
         }
     }
     out
@@ -227,20 +260,74 @@ fn classify_one<'a>(
         if word(&first, "GET") {
             out.reads_diagnostics = true;
         }
-        if word(&first, "PREPARE") || word(&first, "EXECUTE") || word(&first, "DEALLOCATE") {
-            out.pin.get_or_insert(PinReason::SqlPrepare);
+        if word(&first, "PREPARE") {
+            match lex.peek().and_then(|t| name_of(sql, t)) {
+                Some(name) => {
+                    pin(out, PinReason::SqlPrepare, false);
+                    out.pin_changes.push(PinChange::Prepare(name));
+                }
+                None => pin(out, PinReason::SqlPrepare, true),
+            }
+        } else if word(&first, "EXECUTE") {
+            // Runs a statement the ledger already pins the session for (or fails on the backend).
+            pin(out, PinReason::SqlPrepare, false);
+        } else if (word(&first, "DEALLOCATE") || word(&first, "DROP")) && lex.peek().is_some_and(|t| word(t, "PREPARE"))
+        {
+            lex.next();
+            match lex.peek().and_then(|t| name_of(sql, t)) {
+                Some(name) => out.pin_changes.push(PinChange::Deallocate(name)),
+                None => {
+                    pin(out, PinReason::SqlPrepare, true);
+                }
+            }
         } else if word(&first, "HANDLER") || word(&first, "XA") {
-            out.pin.get_or_insert(PinReason::ConnectionState);
+            pin(out, PinReason::ConnectionState, true);
         } else if word(&first, "LOCK") {
-            out.pin.get_or_insert(PinReason::Lock);
+            if lex.peek().is_some_and(|t| word(t, "TABLES") || word(t, "TABLE")) {
+                pin(out, PinReason::Lock, false);
+                out.pin_changes.push(PinChange::LockTables);
+            } else {
+                pin(out, PinReason::Lock, true);
+            }
+        } else if word(&first, "UNLOCK") && lex.peek().is_some_and(|t| word(t, "TABLES") || word(t, "TABLE")) {
+            out.pin_changes.push(PinChange::UnlockTables);
         } else if word(&first, "CREATE") && lex.peek().is_some_and(|t| word(t, "TEMPORARY")) {
-            out.pin.get_or_insert(PinReason::TemporaryTable);
+            lex.next();
+            let mut name = None;
+            if lex.next_if(|t| word(t, "TABLE")).is_some() {
+                if lex.next_if(|t| word(t, "IF")).is_some() {
+                    lex.next_if(|t| word(t, "NOT"));
+                    lex.next_if(|t| word(t, "EXISTS"));
+                }
+                name = lex.peek().and_then(|t| name_of(sql, t));
+            }
+            match name {
+                Some(n) => {
+                    pin(out, PinReason::TemporaryTable, false);
+                    out.pin_changes.push(PinChange::CreateTemporaryTable(n));
+                }
+                None => pin(out, PinReason::TemporaryTable, true),
+            }
+        } else if word(&first, "DROP") && lex.peek().is_some_and(|t| word(t, "TEMPORARY")) {
+            lex.next();
+            if lex.next_if(|t| word(t, "TABLE") || word(t, "TABLES")).is_some() {
+                if lex.next_if(|t| word(t, "IF")).is_some() {
+                    lex.next_if(|t| word(t, "EXISTS"));
+                }
+                while let Some(t) = lex.next_if(|t| !t.is_punct(b';')) {
+                    if let Some(name) = name_of(sql, &t) {
+                        if !(word(&t, "RESTRICT") || word(&t, "CASCADE")) {
+                            out.pin_changes.push(PinChange::DropTemporaryTable(name));
+                        }
+                    }
+                }
+            }
         } else if word(&first, "FLUSH") {
             // FLUSH TABLES … WITH READ LOCK
             let mut prev_read = false;
             while let Some(t) = lex.next_if(|t| !t.is_punct(b';')) {
                 if prev_read && word(&t, "LOCK") {
-                    out.pin.get_or_insert(PinReason::Lock);
+                    pin(out, PinReason::Lock, true);
                 }
                 prev_read = word(&t, "READ");
             }
@@ -274,7 +361,7 @@ fn scan_rest<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a>) 
         match t.kind {
             TokenKind::Punct(b';') => return,
             TokenKind::UserVar => {
-                out.pin.get_or_insert(PinReason::UserVariable);
+                pin(out, PinReason::UserVariable, true);
             }
             TokenKind::SysVar => {
                 let v = t.text(sql);
@@ -286,9 +373,26 @@ fn scan_rest<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a>) 
             TokenKind::Word => {
                 let w = t.text(sql);
                 if w.eq_ignore_ascii_case(b"SQL_CALC_FOUND_ROWS") {
-                    out.pin.get_or_insert(PinReason::FoundRows);
+                    pin(out, PinReason::FoundRows, false);
+                    out.pin_changes.push(PinChange::CalcFoundRows);
                 } else if w.eq_ignore_ascii_case(b"GET_LOCK") && lex.peek().is_some_and(|n| n.is_punct(b'(')) {
-                    out.pin.get_or_insert(PinReason::Lock);
+                    pin(out, PinReason::Lock, false);
+                    lex.next();
+                    match lex.peek().filter(|n| n.kind == TokenKind::String) {
+                        Some(n) => out
+                            .pin_changes
+                            .push(PinChange::GetLock(unquote_string(n.text(sql)).into_owned())),
+                        // A lock named by an expression cannot be followed: the pin stays.
+                        None => out.pin_changes.push(PinChange::GetLock(String::new())),
+                    }
+                } else if w.eq_ignore_ascii_case(b"RELEASE_LOCK") && lex.peek().is_some_and(|n| n.is_punct(b'(')) {
+                    lex.next();
+                    if let Some(n) = lex.peek().filter(|n| n.kind == TokenKind::String) {
+                        out.pin_changes
+                            .push(PinChange::ReleaseLock(unquote_string(n.text(sql)).into_owned()));
+                    }
+                } else if w.eq_ignore_ascii_case(b"RELEASE_ALL_LOCKS") && lex.peek().is_some_and(|n| n.is_punct(b'(')) {
+                    out.pin_changes.push(PinChange::ReleaseAllLocks);
                 } else if (w.eq_ignore_ascii_case(b"ROW_COUNT") || w.eq_ignore_ascii_case(b"FOUND_ROWS"))
                     && lex.peek().is_some_and(|n| n.is_punct(b'('))
                 {
@@ -298,7 +402,7 @@ fn scan_rest<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a>) 
                     if lex.peek().is_some_and(|n| n.is_punct(b')')) {
                         out.reads_last_insert_id = true;
                     } else {
-                        out.pin.get_or_insert(PinReason::ConnectionState);
+                        pin(out, PinReason::ConnectionState, true);
                     }
                 }
             }
@@ -368,7 +472,7 @@ fn classify_set<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a
             }
             match t.kind {
                 TokenKind::UserVar => {
-                    out.pin.get_or_insert(PinReason::UserVariable);
+                    pin(out, PinReason::UserVariable, true);
                 }
                 TokenKind::SysVar => {
                     let name = t.text(sql);
@@ -378,7 +482,7 @@ fn classify_set<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a
                     }
                 }
                 TokenKind::Word if word(&t, "TRANSACTION") && !scope_global => {
-                    out.pin.get_or_insert(PinReason::NextTransaction);
+                    pin(out, PinReason::NextTransaction, true);
                 }
                 TokenKind::Word if word(&t, "TRANSACTION") => {}
                 TokenKind::Word if word(&t, "PASSWORD") || word(&t, "DEFAULT") || word(&t, "STATEMENT") => {
@@ -396,7 +500,7 @@ fn classify_set<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a
                 at_assignment_start = true;
             }
             TokenKind::UserVar => {
-                out.pin.get_or_insert(PinReason::UserVariable);
+                pin(out, PinReason::UserVariable, true);
             }
             _ => {}
         }
@@ -405,6 +509,22 @@ fn classify_set<'a>(sql: &'a [u8], lex: &mut Tokens<'a>, out: &mut Classified<'a
         SessionEffect::SessionVariables
     } else {
         SessionEffect::None
+    }
+}
+
+/// Records that the statement pins the session; `sticky` when the proxy cannot see the state go away.
+fn pin(out: &mut Classified<'_>, reason: PinReason, sticky: bool) {
+    out.pin.get_or_insert(reason);
+    out.sticky_pin |= sticky;
+}
+
+/// The name a token spells when it is an identifier or a string (as written; callers fold case where the server
+/// does).
+fn name_of(sql: &[u8], t: &Token) -> Option<String> {
+    match t.kind {
+        TokenKind::Word | TokenKind::QuotedIdent => Some(unquote_ident(t.text(sql)).into_owned()),
+        TokenKind::String => Some(unquote_string(t.text(sql)).into_owned()),
+        _ => None,
     }
 }
 

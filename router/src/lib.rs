@@ -24,7 +24,7 @@ pub mod shardmap;
 pub mod value;
 pub mod vindex;
 
-pub use classify::{classify, Classified, SessionEffect, StatementKind};
+pub use classify::{classify, Classified, PinChange, SessionEffect, StatementKind};
 pub use counts::{substitute_counts, PreviousCounts};
 pub use shardmap::{Keyspace, MapError, Shard, ShardMap, Tablet};
 pub use value::SqlValue;

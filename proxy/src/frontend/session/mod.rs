@@ -7,6 +7,7 @@
 //! prepared statements and the state listed in [`PinReason`] pin the session to its connection until that state
 //! is gone (or, for sticky state, until COM_RESET_CONNECTION / COM_CHANGE_USER).
 
+mod pins;
 mod prepared;
 mod scatter;
 mod sharded;
@@ -74,6 +75,8 @@ struct Exec {
     track: Track,
     /// A sharded prepared statement executed on a pooled connection: prepared there on demand.
     prepared: Option<PreparedRelay>,
+    /// Connection-local state the statement creates or drops (see [`pins`]).
+    pin_changes: Vec<shardgate_router::PinChange>,
 }
 
 /// What a sharded prepared statement's execution needs on the backend connection it runs on.
@@ -97,6 +100,7 @@ impl Exec {
             reads_diagnostics: false,
             track: Track::Nothing,
             prepared: None,
+            pin_changes: Vec::new(),
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct Session<'a> {
     answer_binary: bool,
     /// Counter for the ids of sharded prepared statements.
     next_sharded_stmt: u32,
+    /// Connection-local state (temporary tables, locks, …) whose end releases the pin.
+    ledger: pins::PinLedger,
 }
 
 impl<'a> Session<'a> {
@@ -193,6 +199,7 @@ impl<'a> Session<'a> {
             sharded_stmts: Default::default(),
             answer_binary: false,
             next_sharded_stmt: 0,
+            ledger: pins::PinLedger::default(),
         }
     }
 
@@ -440,10 +447,12 @@ impl<'a> Session<'a> {
             }
         }
         if let Some(reason) = c.pin {
-            if self.sticky.is_none() {
-                tracing::debug!(session = self.id, ?reason, "session pinned to its backend connection");
+            if c.sticky_pin {
+                if self.sticky.is_none() {
+                    tracing::debug!(session = self.id, ?reason, "session pinned to its backend connection");
+                }
+                self.sticky.get_or_insert(reason);
             }
-            self.sticky.get_or_insert(reason);
         }
         let track = if c.effect == SessionEffect::SessionVariables {
             Track::SessionSet(payload.slice(1..))
@@ -456,6 +465,7 @@ impl<'a> Session<'a> {
             reads_previous_counts: c.reads_previous_statement_counts,
             reads_diagnostics: c.reads_diagnostics,
             track,
+            pin_changes: c.pin_changes.clone(),
             ..Exec::new(Expect::Results, CommandClass::Query)
         };
         self.execute(payload, seq, exec).await.map(|_| ())
@@ -686,6 +696,7 @@ impl<'a> Session<'a> {
             reads_diagnostics,
             track,
             prepared,
+            pin_changes,
         } = exec;
         let mut held = match self.acquire(routed).await {
             Ok(h) => h,
@@ -774,6 +785,8 @@ impl<'a> Session<'a> {
                     _ => self.counts.row_count = -1,
                 }
                 self.hold_for_diagnostics = r.info.warnings > 0 || matches!(r.outcome, Outcome::Err(_));
+                self.ledger
+                    .apply(if r.outcome == Outcome::Ok { &pin_changes } else { &[] });
                 match (track, &r.outcome) {
                     (Track::SessionSet(stmt), Outcome::Ok) => {
                         self.record_set(stmt);
@@ -1025,6 +1038,7 @@ impl<'a> Session<'a> {
 
     fn has_pinning_state(&self) -> bool {
         self.tx.is_some()
+            || self.ledger.holds_state()
             || self.status & status::IN_TRANS != 0
             || self.status & status::AUTOCOMMIT == 0
             || self.sticky.is_some()
@@ -1049,6 +1063,7 @@ impl<'a> Session<'a> {
             let _ = self.finish_tx(tx, false).await;
         }
         self.sharded_stmts.clear();
+        self.ledger.clear();
         if let Some(mut h) = self.held.take() {
             if matches!(h.conn.reset().await, Ok(Ok(()))) {
                 h.pool.release(h.conn);

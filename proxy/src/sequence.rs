@@ -20,10 +20,13 @@ struct Block {
     end: u64,
 }
 
+/// One sequence's block, behind an async lock so one refill runs at a time.
+type SharedBlock = Arc<tokio::sync::Mutex<Block>>;
+
 /// All sequences this proxy draws from.
 #[derive(Debug, Default)]
 pub struct Sequences {
-    blocks: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<Block>>>>,
+    blocks: Mutex<HashMap<(String, String), SharedBlock>>,
 }
 
 fn quoted(keyspace: &str, table: &str) -> String {

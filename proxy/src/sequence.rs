@@ -74,7 +74,7 @@ async fn reserve(pools: &Pools, addr: &str, keyspace: &str, table: &str, n: u64)
     let name = quoted(keyspace, table);
     let update = format!("UPDATE {name} SET next_id = LAST_INSERT_ID(next_id + {n}) WHERE id = 0");
     for attempt in 0..2 {
-        match oneshot::run(&pool, 0, update.as_bytes()).await? {
+        match oneshot::run(&pool, update.as_bytes()).await? {
             Collected::Ok(info) if info.affected_rows == 1 => {
                 let end = info.last_insert_id;
                 return Ok((end - n, end));
@@ -106,7 +106,7 @@ async fn init(pool: &crate::backend::BackendPool, name: &str) -> Result<(), SqlE
         ),
         format!("INSERT IGNORE INTO {name} (id, next_id) VALUES (0, 1)"),
     ] {
-        if let Collected::Err(e) = oneshot::run(pool, 0, sql.as_bytes()).await? {
+        if let Collected::Err(e) = oneshot::run(pool, sql.as_bytes()).await? {
             return Err(e);
         }
     }

@@ -26,7 +26,7 @@ pub struct Recovered {
 /// Prepared branches on one backend: (gtrid, bqual).
 async fn prepared(pools: &Pools, addr: &str) -> Result<Vec<(String, String)>, String> {
     let pool = pools.get(addr);
-    match oneshot::run(&pool, 0, b"XA RECOVER").await.map_err(|e| e.message)? {
+    match oneshot::run(&pool, b"XA RECOVER").await.map_err(|e| e.message)? {
         Collected::Rows { rows, .. } => Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -51,7 +51,7 @@ async fn finish(pools: &Pools, addr: &str, gtrid: &str, bqual: &str, commit: boo
         bqual.replace('\'', "''")
     );
     let pool = pools.get(addr);
-    match oneshot::run(&pool, 0, sql.as_bytes()).await {
+    match oneshot::run(&pool, sql.as_bytes()).await {
         Ok(Collected::Ok(_)) => true,
         Ok(Collected::Err(e)) if e.code == 1397 => true, // XAER_NOTA: already resolved
         other => {

@@ -124,9 +124,22 @@ pub fn normalize(sql: &[u8], params: &mut Vec<Param>) -> Digest {
 
 /// The statement text the SQL parser sees on a plan-cache miss: every parameter replaced by `?N` (its number).
 pub fn parser_text(sql: &[u8], params: &[Param]) -> String {
+    numbered_text(sql, params, true)
+}
+
+/// Like [`parser_text`], with literals left as written and only the client's `?` placeholders replaced by `?N`
+/// (numbered among all parameters): the text planned when a statement does not parse with its literals out.
+pub fn parser_text_with_literals(sql: &[u8], params: &[Param]) -> String {
+    numbered_text(sql, params, false)
+}
+
+fn numbered_text(sql: &[u8], params: &[Param], literals: bool) -> String {
     let mut out = String::with_capacity(sql.len() + params.len() * 3);
     let mut at = 0;
     for (i, p) in params.iter().enumerate() {
+        if !literals && p.kind != ParamKind::Placeholder {
+            continue;
+        }
         out.push_str(&String::from_utf8_lossy(&sql[at..p.start]));
         out.push_str(&format!(" ?{i} "));
         at = p.end;
@@ -290,5 +303,138 @@ mod tests {
         assert_eq!(number_value(b"0x10"), SqlValue::UInt(16));
         assert_eq!(number_value(b"18446744073709551615"), SqlValue::UInt(u64::MAX));
         assert_eq!(number_value(b"1.50"), SqlValue::Decimal(Cow::Borrowed("1.50")));
+    }
+
+    /// The parameters' texts.
+    fn texts<'a>(sql: &'a str, p: &[Param]) -> Vec<&'a str> {
+        p.iter().map(|p| &sql[p.start..p.end]).collect()
+    }
+
+    #[test]
+    fn by_list_positions_stay_literal() {
+        let sql = "SELECT a, b FROM t WHERE c = 3 GROUP BY 1, 2 HAVING COUNT(*) > 4 ORDER BY 2 DESC, 1 LIMIT 5, 6";
+        let (_, p) = norm(sql);
+        assert_eq!(texts(sql, &p), ["3", "4", "5", "6"]);
+        // Different positions are different shapes; different values are not.
+        let (a, _) = norm("SELECT a, b FROM t ORDER BY 1 LIMIT 10");
+        let (b, _) = norm("SELECT a, b FROM t ORDER BY 2 LIMIT 10");
+        let (c, _) = norm("SELECT a, b FROM t ORDER BY 1 LIMIT 99");
+        assert_ne!(a, b);
+        assert_eq!(a, c);
+        // Numbers inside expressions of the list are values.
+        let sql = "SELECT a FROM t ORDER BY a + 1, FIELD(a, 3, 4), 2";
+        let (_, p) = norm(sql);
+        assert_eq!(texts(sql, &p), ["1", "3", "4"]);
+        // The list ends with its parenthesis, its statement, or a clause keyword.
+        let sql =
+            "SELECT a FROM t WHERE b IN (SELECT c FROM u ORDER BY 1) AND d = 2; SELECT 3 FROM t GROUP BY 1 WITH ROLLUP";
+        let (_, p) = norm(sql);
+        assert_eq!(texts(sql, &p), ["2", "3"]);
+        let sql = "UPDATE t SET a = 1 ORDER BY 1 LIMIT 2";
+        let (_, p) = norm(sql);
+        assert_eq!(texts(sql, &p), ["1", "2"]);
+    }
+
+    #[test]
+    fn limit_placeholders_share_the_shape() {
+        let (a, pa) = norm("SELECT a FROM t ORDER BY a LIMIT 10 OFFSET 20");
+        let (b, pb) = norm("SELECT a FROM t ORDER BY a LIMIT ? OFFSET ?");
+        assert_eq!(a, b);
+        assert_eq!(
+            pa.iter().map(|p| p.kind).collect::<Vec<_>>(),
+            [ParamKind::Number, ParamKind::Number]
+        );
+        assert_eq!(
+            pb.iter().map(|p| p.kind).collect::<Vec<_>>(),
+            [ParamKind::Placeholder, ParamKind::Placeholder]
+        );
+        let sql = b"SELECT a FROM t LIMIT ?";
+        let mut p = Vec::new();
+        normalize(sql, &mut p);
+        assert_eq!(parser_text(sql, &p), "SELECT a FROM t LIMIT  ?0 ");
+    }
+
+    #[test]
+    fn strings_with_escapes_are_one_parameter() {
+        let sql = r#"SELECT 'a\'b', "x""y", '\\', 'it''s -- not a comment', '', 'tab\there' FROM t"#;
+        let (d, p) = norm(sql);
+        assert_eq!(
+            texts(sql, &p),
+            [
+                r"'a\'b'",
+                r#""x""y""#,
+                r"'\\'",
+                "'it''s -- not a comment'",
+                "''",
+                r"'tab\there'"
+            ]
+        );
+        let values: Vec<SqlValue<'_>> = p.iter().map(|q| literal_value(sql.as_bytes(), q).unwrap()).collect();
+        let b = |s: &'static [u8]| SqlValue::Bytes(Cow::Borrowed(s));
+        assert_eq!(
+            values,
+            [
+                b(b"a'b"),
+                b(b"x\"y"),
+                b(b"\\"),
+                b(b"it's -- not a comment"),
+                b(b""),
+                b(b"tab\there")
+            ]
+        );
+        let (e, _) = norm("SELECT 'p', 'q', 'r', 's', 't', 'u' FROM t");
+        assert_eq!(d, e, "escapes do not change the shape");
+        // An unterminated string runs to the end without panicking.
+        let (_, p) = norm("SELECT 'abc");
+        assert_eq!(p.len(), 1);
+        assert_eq!(unescape_string(b"'"), Cow::Borrowed(&b""[..]));
+    }
+
+    #[test]
+    fn placeholders_are_numbered_with_the_literals() {
+        let sql = b"SELECT CAST(a AS DECIMAL(10,2)) FROM t WHERE b = ? AND c = 'x' AND d IN (?, -7)";
+        let mut p = Vec::new();
+        normalize(sql, &mut p);
+        assert_eq!(
+            p.iter().map(|p| p.kind).collect::<Vec<_>>(),
+            [
+                ParamKind::Number,
+                ParamKind::Number,
+                ParamKind::Placeholder,
+                ParamKind::String,
+                ParamKind::Placeholder,
+                ParamKind::Number
+            ]
+        );
+        assert_eq!(
+            parser_text(sql, &p),
+            "SELECT CAST(a AS DECIMAL( ?0 , ?1 )) FROM t WHERE b =  ?2  AND c =  ?3  AND d IN ( ?4 , - ?5 )"
+        );
+        assert_eq!(
+            parser_text_with_literals(sql, &p),
+            "SELECT CAST(a AS DECIMAL(10,2)) FROM t WHERE b =  ?2  AND c = 'x' AND d IN ( ?4 , -7)"
+        );
+        assert_eq!(
+            literal_value(sql, &p[5]),
+            Some(SqlValue::Int(7)),
+            "the sign stays in the text"
+        );
+    }
+
+    #[test]
+    fn shapes_keep_words_and_glued_literals() {
+        let (_, p) = norm("SELECT b'0101', N'x', _binary'y', x'41', 0x41, 1e3, .5, @v, @@sql_mode FROM t");
+        assert_eq!(p.len(), 3, "{p:?}");
+        let (a, _) = norm("SELECT _utf8mb4'a' FROM t");
+        let (b, _) = norm("SELECT _utf8mb4'b' FROM t");
+        assert_ne!(a, b, "glued literals are part of the shape");
+        let (a, _) = norm("SELECT a FROM t WHERE b = 1");
+        let (b, _) = norm("SELECT a FROM t WHERE b = 1 /* comment */ -- another\n");
+        let (c, _) = norm("select a from t where b = 1");
+        assert_eq!(a, b);
+        assert_ne!(a, c, "words are hashed as written");
+        let (d, _) = norm("SELECT a FROM t WHERE b = 1 AND c = 2");
+        assert_ne!(a, d);
+        assert_ne!(a.check, d.check);
     }
 }

@@ -15,10 +15,11 @@ pub fn checkout_error(pool: &BackendPool, e: CheckoutError) -> SqlError {
 }
 
 /// Runs `sql` on a connection of `pool` (no session state; names must be fully qualified) and returns the whole
-/// response. Server errors come back as `Ok(Collected::Err)`; connection failures as `Err`.
-pub async fn run(pool: &BackendPool, caps: u32, sql: &[u8]) -> Result<Collected, SqlError> {
+/// response. Server errors come back as `Ok(Collected::Err)`; connection failures as `Err`. The connection is
+/// opened with the capabilities clients use (any work: the response is read whole), so it serves them later.
+pub async fn run(pool: &BackendPool, sql: &[u8]) -> Result<Collected, SqlError> {
     let mut conn = pool
-        .checkout(caps, &BackendState::default(), 0)
+        .checkout(pool.usual_caps(), &BackendState::default(), 0)
         .await
         .map_err(|e| checkout_error(pool, e))?;
     match conn.collect(sql).await {

@@ -130,6 +130,25 @@ impl BackendPool {
         fallback.map(|i| take(&mut idle, i))
     }
 
+    /// Closes the least recently used idle, unreserved connection opened for other capabilities than `caps`.
+    fn evict_unusable(&self, caps: u32) -> bool {
+        let mut idle = self.lock_idle();
+        match idle.iter().position(|c| c.relay_caps != caps && c.reserved_for.is_none()) {
+            Some(i) => {
+                idle.remove(i);
+                self.idle_gauge.dec();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The client capabilities of the latest checkout: the proxy's own statements use them, so their connections
+    /// serve clients afterwards.
+    pub fn usual_caps(&self) -> u32 {
+        self.last_caps.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Closes the least recently used idle connection (of any capabilities) to free a slot.
     fn evict_one(&self) -> bool {
         let mut idle = self.lock_idle();
@@ -179,8 +198,9 @@ impl BackendPool {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let found = self.take_idle(caps, want, session, false).or_else(|| {
-                // Nothing free: a connection reserved for another session's diagnostics beats waiting or opening.
-                if self.sem.available_permits() == 0 {
+                // Nothing free and no slot: close an idle connection this client cannot use (other capabilities)
+                // to open one, before taking a connection reserved for another session's diagnostics.
+                if self.sem.available_permits() == 0 && !self.evict_unusable(caps) {
                     self.take_idle(caps, want, session, true)
                 } else {
                     None

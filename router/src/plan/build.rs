@@ -9,7 +9,7 @@ use sqlparser::ast::{
     Expr, FromTable, JoinConstraint, JoinOperator, ObjectName, Query, SetExpr, Statement, TableWithJoins,
 };
 use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserOptions};
 use std::ops::ControlFlow;
 
 /// Leading keywords of statements that change schema: they run on every shard of the keyspace.
@@ -91,12 +91,18 @@ fn build_inner(text: &str, map: &ShardMap, ks: &Keyspace) -> Result<Plan, Failur
         ))
         .into());
     }
-    let stmts = Parser::parse_sql(&MySqlDialect {}, text).map_err(|e| {
-        Failure::Parse(Refusal::unsupported(format!(
-            "this statement on sharded keyspace {}: the router cannot parse it ({e})",
-            ks.name
-        )))
-    })?;
+    // Strings keep their escapes as written: shard SQL printed from the AST must mean what the client wrote
+    // (printing an unescaped `'a\\b'` would give `'a\b'`, a backspace). Constants are unescaped where used.
+    let stmts = Parser::new(&MySqlDialect {})
+        .with_options(ParserOptions::new().with_unescape(false))
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| {
+            Failure::Parse(Refusal::unsupported(format!(
+                "this statement on sharded keyspace {}: the router cannot parse it ({e})",
+                ks.name
+            )))
+        })?;
     let [stmt] = stmts.as_slice() else {
         return Err(Refusal::unsupported("several statements in one query on a sharded keyspace").into());
     };
@@ -111,13 +117,22 @@ fn plan_statement(stmt: &Statement, map: &ShardMap, ks: &Keyspace) -> Result<Pla
             if u.from.is_some() || !u.table.joins.is_empty() {
                 return Err(Refusal::unsupported("multi-table UPDATE on a sharded keyspace"));
             }
-            let (sharded_key, lookup_cols) = match table_use(map, ks, &u.table.relation)?.placement {
-                Placement::Sharded { column, secondary, .. } => {
-                    (Some(column), secondary.into_iter().map(|(c, _)| c).collect())
+            let (key_cols, lookup_cols) = match table_use(map, ks, &u.table.relation)?.placement {
+                Placement::Sharded {
+                    column,
+                    vindex,
+                    secondary,
+                } => {
+                    // The region column of a region vindex places the row as much as the key does.
+                    let region = ks.vindexes[vindex].vindex.as_region().map(|r| r.column().to_string());
+                    (
+                        std::iter::once(column).chain(region).collect(),
+                        secondary.into_iter().map(|(c, _)| c).collect(),
+                    )
                 }
-                _ => (None, Vec::new()),
+                _ => (Vec::new(), Vec::new()),
             };
-            if let Some(key) = &sharded_key {
+            for key in &key_cols {
                 for a in &u.assignments {
                     let target = a.target.to_string();
                     let col = target.rsplit('.').next().unwrap_or(&target).trim_matches('`');
@@ -136,6 +151,7 @@ fn plan_statement(stmt: &Statement, map: &ShardMap, ks: &Keyspace) -> Result<Pla
             plan_write(
                 std::slice::from_ref(&u.table),
                 u.selection.as_ref(),
+                u.limit.is_some(),
                 stmt,
                 map,
                 ks,
@@ -149,7 +165,7 @@ fn plan_statement(stmt: &Statement, map: &ShardMap, ks: &Keyspace) -> Result<Pla
             if from.len() != 1 || !from[0].joins.is_empty() || d.using.is_some() || !d.tables.is_empty() {
                 return Err(Refusal::unsupported("multi-table DELETE on a sharded keyspace"));
             }
-            plan_write(from, d.selection.as_ref(), stmt, map, ks, true)
+            plan_write(from, d.selection.as_ref(), d.limit.is_some(), stmt, map, ks, true)
         }
         other => Err(Refusal::unsupported(format!(
             "this statement on sharded keyspace {}: {}",
@@ -162,13 +178,13 @@ fn plan_statement(stmt: &Statement, map: &ShardMap, ks: &Keyspace) -> Result<Pla
 fn is_database_ddl(text: &str) -> bool {
     let b = text.as_bytes();
     Lexer::new(b)
-        .filter(|t| t.kind == TokenKind::Word)
+        .filter(|t| t.kind == TokenKind::Word && !t.is_word(b, "OR") && !t.is_word(b, "REPLACE"))
         .take(3)
         .any(|t| t.is_word(b, "DATABASE") || t.is_word(b, "SCHEMA"))
 }
 
 /// Every table named anywhere in the statement (including subqueries).
-fn all_relations<T: sqlparser::ast::Visit>(node: &T) -> Vec<ObjectName> {
+pub(super) fn all_relations<T: sqlparser::ast::Visit>(node: &T) -> Vec<ObjectName> {
     let mut out = Vec::new();
     let _ = sqlparser::ast::visit_relations(node, |r: &ObjectName| {
         out.push(r.clone());
@@ -214,20 +230,23 @@ fn from_tables<T: sqlparser::ast::Visit>(
 fn constraints(from: &[TableWithJoins], selection: Option<&Expr>, tables: &[TableUse]) -> Result<Constraints, Refusal> {
     let mut c = Constraints::default();
     let mut terms = Vec::new();
+    // ON terms of outer joins: they do not filter the rows of the preserved side, so only their column equalities
+    // (which keep joined rows together) count, not their values.
+    let mut outer_terms = Vec::new();
     if let Some(w) = selection {
         conjuncts(w, &mut terms);
     }
     for twj in from {
         for j in &twj.joins {
-            let constraint = match &j.join_operator {
+            let (constraint, outer) = match &j.join_operator {
                 JoinOperator::Join(c)
                 | JoinOperator::Inner(c)
-                | JoinOperator::Left(c)
+                | JoinOperator::CrossJoin(c)
+                | JoinOperator::StraightJoin(c) => (c, false),
+                JoinOperator::Left(c)
                 | JoinOperator::LeftOuter(c)
                 | JoinOperator::Right(c)
-                | JoinOperator::RightOuter(c)
-                | JoinOperator::CrossJoin(c)
-                | JoinOperator::StraightJoin(c) => c,
+                | JoinOperator::RightOuter(c) => (c, true),
                 other => {
                     return Err(Refusal::unsupported(format!(
                         "the join {other:?} on a sharded keyspace"
@@ -235,7 +254,7 @@ fn constraints(from: &[TableWithJoins], selection: Option<&Expr>, tables: &[Tabl
                 }
             };
             match constraint {
-                JoinConstraint::On(e) => conjuncts(e, &mut terms),
+                JoinConstraint::On(e) => conjuncts(e, if outer { &mut outer_terms } else { &mut terms }),
                 JoinConstraint::None => {}
                 _ => {
                     return Err(Refusal::unsupported(
@@ -247,6 +266,11 @@ fn constraints(from: &[TableWithJoins], selection: Option<&Expr>, tables: &[Tabl
     }
     for t in terms {
         c.add(tables, t);
+    }
+    for t in outer_terms {
+        let mut on = Constraints::default();
+        on.add(tables, t);
+        c.joins.append(&mut on.joins);
     }
     Ok(c)
 }
@@ -280,7 +304,14 @@ fn route(ks: &Keyspace, tables: &[TableUse], c: &Constraints) -> Result<Target, 
             if let (Placement::Sharded { .. }, Placement::Sharded { .. }) = (sa, sb) {
                 let (ka, va) = key_of(*ta);
                 let (kb, vb) = key_of(*tb);
-                if ka.eq_ignore_ascii_case(ca) && kb.eq_ignore_ascii_case(cb) && va == vb {
+                // Rows of a region vindex are placed by (region, key): the region columns must be joined too.
+                let regions_joined = ks.vindexes[va].vindex.as_region().is_none_or(|r| {
+                    c.joins.iter().any(|((xa, xc), (xb, xd))| {
+                        let col = |x: &String| x.eq_ignore_ascii_case(r.column());
+                        ((*xa, *xb) == (*ta, *tb) || (*xa, *xb) == (*tb, *ta)) && col(xc) && col(xd)
+                    })
+                });
+                if ka.eq_ignore_ascii_case(ca) && kb.eq_ignore_ascii_case(cb) && va == vb && regions_joined {
                     let (ra, rb) = (find(&mut group, *ta), find(&mut group, *tb));
                     group[ra] = rb;
                 }
@@ -289,13 +320,16 @@ fn route(ks: &Keyspace, tables: &[TableUse], c: &Constraints) -> Result<Target, 
         let root = find(&mut group, first);
         for &i in &sharded[1..] {
             if find(&mut group, i) != root {
+                let (a, b) = (&tables[first].qualifier, &tables[i].qualifier);
+                let region = match ks.vindexes[key_of(first).1].vindex.as_region() {
+                    Some(r) if key_of(first).1 == key_of(i).1 => format!(" AND {a}.{c} = {b}.{c}", c = r.column()),
+                    _ => String::new(),
+                };
                 return Err(Refusal::unsupported(format!(
-                    "a join of sharded tables {} and {} that is not on their shard keys through one vindex (the rows may be on different shards); join ON {}.{} = {}.{} or make one a reference table",
+                    "a join of sharded tables {} and {} that is not on their shard keys through one vindex (the rows may be on different shards); join ON {a}.{} = {b}.{}{region} or make one a reference table",
                     tables[first].name,
                     tables[i].name,
-                    tables[first].qualifier,
                     key_of(first).0,
-                    tables[i].qualifier,
                     key_of(i).0
                 )));
             }
@@ -358,9 +392,11 @@ fn plan_query(q: &Query, map: &ShardMap, ks: &Keyspace) -> Result<Plan, Refusal>
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn plan_write(
     from: &[TableWithJoins],
     selection: Option<&Expr>,
+    has_limit: bool,
     stmt: &Statement,
     map: &ShardMap,
     ks: &Keyspace,
@@ -392,6 +428,24 @@ fn plan_write(
                         Placement::Sharded { column, .. } => column.as_str(),
                         _ => "",
                     }
+                )));
+            }
+            let verb = if is_delete { "DELETE" } else { "UPDATE" };
+            if has_limit && !matches!(target, Target::Key { .. }) {
+                return Err(Refusal::unsupported(format!(
+                    "{verb} … LIMIT on several shards of sharded table {}.{}: each shard would apply the LIMIT; add WHERE {} = …",
+                    ks.name,
+                    table.name,
+                    match &table.placement {
+                        Placement::Sharded { column, .. } => column.as_str(),
+                        _ => "",
+                    }
+                )));
+            }
+            if has_limit && is_delete && !secondary.is_empty() {
+                return Err(Refusal::unsupported(format!(
+                    "DELETE … LIMIT on table {}.{} with lookup vindexes: the proxy cannot tell which rows the LIMIT removes, so it cannot remove their lookup entries",
+                    ks.name, table.name
                 )));
             }
             let lookups = if is_delete && !secondary.is_empty() {

@@ -5,7 +5,7 @@
 
 use super::build::build;
 use super::{Plan, SharedPlan};
-use crate::normalize::{normalize, parser_text, Param};
+use crate::normalize::{normalize, parser_text, parser_text_with_literals, Param};
 use crate::shardmap::ShardMap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,8 +67,9 @@ impl PlanCache {
         if !parsed && !params.is_empty() {
             // Some statements only parse with their literals in place (`CAST(x AS DECIMAL(10,2))` is fine,
             // `DECIMAL(?1,?2)` is not): plan the original text. Such plans hold their literals, so they are not
-            // cached under the shape's digest.
-            let raw = String::from_utf8_lossy(sql);
+            // cached under the shape's digest. Client `?` placeholders are still numbered, as the plan's
+            // parameters.
+            let raw = parser_text_with_literals(sql, params);
             let (plan, _) = build(&raw, params.len(), map, ks);
             return Arc::new(plan);
         }

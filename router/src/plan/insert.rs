@@ -13,8 +13,21 @@ pub fn plan_insert(ins: &Insert, map: &ShardMap, ks: &Keyspace) -> Result<Plan, 
         return Err(Refusal::unsupported("INSERT INTO a table function"));
     };
     let (table, placement) = resolve(map, ks, name)?;
+    // Rows read from a sharded table (INSERT … SELECT, subqueries in VALUES) are only those of the shard the
+    // INSERT runs on. The first relation is the target itself.
+    let reads_sharded = || -> Result<(), Refusal> {
+        for r in super::build::all_relations(ins).iter().skip(1) {
+            if let (other, Placement::Sharded { .. }) = resolve(map, ks, r)? {
+                return Err(Refusal::unsupported(format!(
+                    "INSERT into {table} reading sharded table {other}: its rows are on several shards; read them with their own query"
+                )));
+            }
+        }
+        Ok(())
+    };
     let (key, vindex, secondary) = match placement {
         Placement::Reference => {
+            reads_sharded()?;
             return Ok(Plan {
                 action: Action::Write {
                     combine: WriteCombine::First,
@@ -23,7 +36,7 @@ pub fn plan_insert(ins: &Insert, map: &ShardMap, ks: &Keyspace) -> Result<Plan, 
                 },
                 target: Target::All,
                 params: 0,
-            })
+            });
         }
         Placement::System => return Err(Refusal::unsupported("writing system tables through a sharded keyspace")),
         Placement::Sharded {
@@ -45,6 +58,7 @@ pub fn plan_insert(ins: &Insert, map: &ShardMap, ks: &Keyspace) -> Result<Plan, 
             )))
         }
     }
+    reads_sharded()?;
     if ins.columns.is_empty() {
         return Err(Refusal::unsupported(format!(
             "INSERT into sharded table {table} without a column list: the proxy must know which value is the shard key {key}; name the columns"
@@ -80,10 +94,14 @@ pub fn plan_insert(ins: &Insert, map: &ShardMap, ks: &Keyspace) -> Result<Plan, 
         None => None,
     };
     if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
+        let region = ks.vindexes[vindex].vindex.as_region().map(|r| r.column());
         for a in assignments {
             let t = a.target.to_string();
             let col = t.rsplit('.').next().unwrap_or(&t).trim_matches('`');
-            if col.eq_ignore_ascii_case(&key) || secondary.iter().any(|(c, _)| c.eq_ignore_ascii_case(col)) {
+            if col.eq_ignore_ascii_case(&key)
+                || region.is_some_and(|r| r.eq_ignore_ascii_case(col))
+                || secondary.iter().any(|(c, _)| c.eq_ignore_ascii_case(col))
+            {
                 return Err(Refusal::unsupported(format!(
                     "ON DUPLICATE KEY UPDATE of {col}, a shard-key or lookup column of {table}"
                 )));

@@ -19,6 +19,36 @@ fn aggregate_kind(f: &Function) -> Option<&'static str> {
     ["COUNT", "SUM", "MIN", "MAX", "AVG"].into_iter().find(|k| *k == name)
 }
 
+/// Aggregate functions the merge cannot combine from per-shard partial results.
+const UNMERGEABLE_AGGREGATES: [&str; 13] = [
+    "GROUP_CONCAT",
+    "STD",
+    "STDDEV",
+    "STDDEV_POP",
+    "STDDEV_SAMP",
+    "VARIANCE",
+    "VAR_POP",
+    "VAR_SAMP",
+    "BIT_AND",
+    "BIT_OR",
+    "BIT_XOR",
+    "JSON_ARRAYAGG",
+    "JSON_OBJECTAGG",
+];
+
+/// The first aggregate in `e` whose per-shard results cannot be merged (`GROUP_CONCAT`, `STD`, …).
+fn unmergeable_aggregate(e: &Expr) -> Option<String> {
+    let mut found = None;
+    let _ = sqlparser::ast::visit_expressions(e, |x: &Expr| match x {
+        Expr::Function(f) if UNMERGEABLE_AGGREGATES.contains(&f.name.to_string().to_ascii_uppercase().as_str()) => {
+            found = Some(f.to_string());
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    found
+}
+
 fn contains_aggregate(e: &Expr) -> bool {
     sqlparser::ast::visit_expressions(e, |x: &Expr| match x {
         Expr::Function(f) if aggregate_kind(f).is_some() || f.over.is_some() => ControlFlow::Break(()),
@@ -92,10 +122,13 @@ impl Projection {
         if let Some(p) = self.columns.iter().position(|c| c.expr.to_string() == text) {
             return Some(p);
         }
-        let name = super::tables::column_ref(e).map(|(_, c)| c.to_ascii_lowercase())?;
+        let (qualifier, name) = super::tables::column_ref(e)?;
+        // `o.id` is not `u.id`: qualifiers, when both are written, must agree.
         let matches: Vec<usize> = (0..self.columns.len())
             .filter(|&i| {
-                super::tables::column_ref(&self.columns[i].expr).is_some_and(|(_, c)| c.eq_ignore_ascii_case(&name))
+                super::tables::column_ref(&self.columns[i].expr).is_some_and(|(q, c)| {
+                    c.eq_ignore_ascii_case(name) && (qualifier.is_none() || q.is_none() || q == qualifier)
+                })
             })
             .collect();
         (matches.len() == 1).then(|| matches[0])
@@ -121,6 +154,21 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
     }
     if select.into.is_some() {
         return Err(Refusal::unsupported("SELECT … INTO across shards"));
+    }
+    let mut clauses: Vec<&Expr> = Vec::new();
+    for item in &select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            clauses.push(e);
+        }
+    }
+    clauses.extend(&select.having);
+    if let Some(OrderByKind::Expressions(list)) = q.order_by.as_ref().map(|o| &o.kind) {
+        clauses.extend(list.iter().map(|o| &o.expr));
+    }
+    if let Some(f) = clauses.into_iter().find_map(unmergeable_aggregate) {
+        return Err(Refusal::unsupported(format!(
+            "{f} across shards: the proxy cannot combine its per-shard results; route the query to one shard (WHERE on the shard key)"
+        )));
     }
     let mut m = SelectMerge::default();
     let mut proj = Projection {
@@ -203,7 +251,6 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
             "SELECT * with aggregates or GROUP BY across shards",
         ));
     }
-    let aggregating = !aggregates.is_empty() || !grouping.is_empty();
     for (idx, arg) in avg_args {
         let count = proj.columns.len();
         proj.columns.push(Column {
@@ -243,6 +290,11 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
             }
             let descending = matches!(o.options.sort, Some(OrderBySort::Desc));
             let column = if wildcard {
+                if contains_aggregate(&o.expr) {
+                    return Err(Refusal::unsupported(
+                        "SELECT * with aggregates or GROUP BY across shards",
+                    ));
+                }
                 if matches!(o.expr, Expr::Value(_)) {
                     return Err(Refusal::unsupported(
                         "ORDER BY a position with SELECT * across shards; name the column",
@@ -300,6 +352,8 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
     m.limit = limit;
     m.offset = offset;
     m.aggregates = aggregates;
+    // Aggregates only in HAVING or ORDER BY aggregate too (one group for the whole result without GROUP BY).
+    let aggregating = !m.aggregates.is_empty() || !grouping.is_empty();
     m.aggregate_all = aggregating && grouping.is_empty();
     m.shards_sorted = !aggregating && !m.order_by.is_empty();
     m.hidden_columns = proj.columns.len() - proj.visible;
@@ -480,7 +534,8 @@ pub fn template(sql: &str) -> Template {
     while i < b.len() {
         let c = b[i];
         if let Some(q) = quote {
-            if c == b'\\' {
+            // Backslash escapes exist in strings, not in `identifiers`.
+            if c == b'\\' && q != b'`' {
                 i += 2;
                 continue;
             }

@@ -2,7 +2,7 @@
 //! equalities in WHERE/ON fix a table's shard key.
 
 use super::{Operand, Refusal, Target};
-use crate::normalize::number_value;
+use crate::normalize::{number_value, unescape_string};
 use crate::shardmap::{Keyspace, ShardMap, TableKind};
 use crate::value::SqlValue;
 use sqlparser::ast::{
@@ -63,6 +63,10 @@ pub fn split_name(name: &ObjectName) -> Option<(Option<String>, String)> {
 pub fn resolve(map: &ShardMap, ks: &Keyspace, name: &ObjectName) -> Result<(String, Placement), Refusal> {
     let (db, table) = split_name(name)
         .ok_or_else(|| Refusal::unsupported(format!("the table name {name}; write table or keyspace.table")))?;
+    if db.is_none() && table.eq_ignore_ascii_case("dual") {
+        // `SELECT 1 FROM DUAL`: MySQL's dummy table, no rows of any keyspace.
+        return Ok((table, Placement::System));
+    }
     if let Some(db) = &db {
         if SYSTEM_DATABASES.iter().any(|s| s.eq_ignore_ascii_case(db)) {
             return Ok((table, Placement::System));
@@ -156,9 +160,13 @@ fn value_operand(v: &Value) -> Option<Operand> {
     Some(match v {
         Value::Placeholder(p) => Operand::Param(placeholder_index(p)?),
         Value::Number(n, _) => Operand::Const(number_value(n.as_bytes()).into_owned()),
-        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
-            Operand::Const(SqlValue::Bytes(Cow::Owned(s.as_bytes().to_vec())))
-        }
+        // The parser keeps escapes as written (see `build`): resolve them here.
+        Value::SingleQuotedString(s) => Operand::Const(SqlValue::Bytes(Cow::Owned(
+            unescape_string(format!("'{s}'").as_bytes()).into_owned(),
+        ))),
+        Value::DoubleQuotedString(s) => Operand::Const(SqlValue::Bytes(Cow::Owned(
+            unescape_string(format!("\"{s}\"").as_bytes()).into_owned(),
+        ))),
         Value::Boolean(b) => Operand::Const(SqlValue::Int(i64::from(*b))),
         Value::Null => Operand::Const(SqlValue::Null),
         _ => return None,

@@ -106,7 +106,11 @@ pub(crate) fn sharded_map() -> ShardMap {
 
 /// [`SHARDED`] with `from` (which must occur exactly once) replaced by `to`.
 fn edit(from: &str, to: &str) -> String {
-    assert_eq!(SHARDED.matches(from).count(), 1, "{from:?} must occur once in the sample map");
+    assert_eq!(
+        SHARDED.matches(from).count(),
+        1,
+        "{from:?} must occur once in the sample map"
+    );
     SHARDED.replace(from, to)
 }
 
@@ -132,7 +136,11 @@ fn a_sharded_map_parses() {
     assert_eq!(ks.transaction_mode, TransactionMode::Multi);
     assert!(ks.scatter_writes, "scatter writes are allowed by default");
     let names: Vec<&str> = ks.shards.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["-40", "40-80", "80-c0", "c0-"], "shards are sorted by key range");
+    assert_eq!(
+        names,
+        ["-40", "40-80", "80-c0", "c0-"],
+        "shards are sorted by key range"
+    );
     let ranges: Vec<KeyRange> = ks.shards.iter().map(|s| s.range).collect();
     assert_eq!(
         ranges,
@@ -145,11 +153,27 @@ fn a_sharded_map_parses() {
     );
     let cells: Vec<&str> = ks.shards.iter().map(|s| s.cell.as_str()).collect();
     assert_eq!(cells, ["dc1", "dc1", "dc2", "dc2"]);
-    assert_eq!(ks.shards[0].primary, Tablet { addr: "10.0.0.1:3306".into(), cell: "dc1".into() });
-    assert_eq!(ks.shards[0].replicas, [Tablet { addr: "10.0.1.1:3306".into(), cell: "dc2".into() }]);
+    assert_eq!(
+        ks.shards[0].primary,
+        Tablet {
+            addr: "10.0.0.1:3306".into(),
+            cell: "dc1".into()
+        }
+    );
+    assert_eq!(
+        ks.shards[0].replicas,
+        [Tablet {
+            addr: "10.0.1.1:3306".into(),
+            cell: "dc2".into()
+        }]
+    );
 
     let vnames: Vec<&str> = ks.vindexes.iter().map(|v| v.name.as_str()).collect();
-    assert_eq!(vnames, ["hash_id", "email_lkp", "geo", "by_range"], "vindexes keep document order");
+    assert_eq!(
+        vnames,
+        ["hash_id", "email_lkp", "geo", "by_range"],
+        "vindexes keep document order"
+    );
     let kinds: Vec<&str> = ks.vindexes.iter().map(|v| v.vindex.kind()).collect();
     assert_eq!(kinds, ["hash", "lookup", "region", "range"]);
     assert_eq!(ks.vindex("geo").unwrap().vindex.as_region().unwrap().column(), "region");
@@ -161,7 +185,10 @@ fn a_sharded_map_parses() {
         TableKind::Sharded {
             column: "id".into(),
             vindex: 0,
-            secondary: vec![SecondaryVindex { column: "email".into(), vindex: 1 }],
+            secondary: vec![SecondaryVindex {
+                column: "email".into(),
+                vindex: 1
+            }],
         }
     );
     assert_eq!(
@@ -175,7 +202,11 @@ fn a_sharded_map_parses() {
     );
     assert_eq!(
         ks.table("customers").unwrap().kind,
-        TableKind::Sharded { column: "id".into(), vindex: 2, secondary: vec![] }
+        TableKind::Sharded {
+            column: "id".into(),
+            vindex: 2,
+            secondary: vec![]
+        }
     );
     assert_eq!(ks.table("countries").unwrap().kind, TableKind::Reference);
     assert!(ks.table("Users").is_none(), "table names are case sensitive");
@@ -187,7 +218,14 @@ fn a_sharded_map_parses() {
     assert_eq!(seq.table("users_seq").unwrap().kind, TableKind::Sequence);
     assert_eq!(
         m.tablet_addrs(),
-        ["10.0.0.1:3306", "10.0.1.1:3306", "10.0.0.2:3306", "10.0.0.3:3306", "10.0.0.4:3306", "10.0.0.9:3306"],
+        [
+            "10.0.0.1:3306",
+            "10.0.1.1:3306",
+            "10.0.0.2:3306",
+            "10.0.0.3:3306",
+            "10.0.0.4:3306",
+            "10.0.0.9:3306"
+        ],
         "tablets by keyspace, then shard range"
     );
 }
@@ -216,7 +254,9 @@ fn shard_index_for_is_right_at_the_boundaries() {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..2000 {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let owners: Vec<usize> = (0..ks.shards.len()).filter(|&i| ks.shards[i].range.contains(x)).collect();
+        let owners: Vec<usize> = (0..ks.shards.len())
+            .filter(|&i| ks.shards[i].range.contains(x))
+            .collect();
         assert_eq!(owners, [ks.shard_index_for(x)], "{x:016x}");
     }
     let unsharded = m.keyspace("app_seq").unwrap();
@@ -250,7 +290,11 @@ fn shard_indexes_in_is_right_at_the_boundaries() {
     for _ in 0..2000 {
         let (a, b) = (next(), next());
         let (lo, hi) = (a.min(b), a.max(b));
-        let range = if hi == lo || hi % 5 == 0 { r(lo, None) } else { r(lo, Some(hi)) };
+        let range = if hi == lo || hi % 5 == 0 {
+            r(lo, None)
+        } else {
+            r(lo, Some(hi))
+        };
         let last = range.end.map_or(u64::MAX, |e| e - 1);
         let want: Vec<usize> = (ks.shard_index_for(range.start)..=ks.shard_index_for(last)).collect();
         assert_eq!(within(range), want, "{range:?}");
@@ -295,7 +339,12 @@ fn unknown_keys_name_their_path() {
         "keyspaces.app.tables.users.secondary_vindexes[0].unique",
         "unknown field `unique`",
     );
-    edit_err("version: 7", "version: 7\nversoin: 8", "versoin", "unknown field `versoin`");
+    edit_err(
+        "version: 7",
+        "version: 7\nversoin: 8",
+        "versoin",
+        "unknown field `versoin`",
+    );
     edit_err(
         "hash_id: { type: hash }",
         "hash_id: { type: hash, colum: id }",
@@ -339,7 +388,12 @@ fn key_range_coverage_errors() {
     // Missing the first range.
     edit_err("\"-40\"", "\"10-40\"", "keyspaces.app.shards[1].name", "key range gap");
     // Overlap: 30-80 overlaps -40.
-    edit_err("\"40-80\"", "\"30-80\"", "keyspaces.app.shards[3].name", "overlaps shard \"-40\"");
+    edit_err(
+        "\"40-80\"",
+        "\"30-80\"",
+        "keyspaces.app.shards[3].name",
+        "overlaps shard \"-40\"",
+    );
     // Two shards running to the end.
     edit_err("\"80-c0\"", "\"80-\"", "keyspaces.app.shards[2].name", "overlaps");
     // Missing last range.
@@ -618,5 +672,131 @@ fn keyspace_option_errors() {
 #[test]
 fn errors_display_path_and_message() {
     let e = MapError::new("keyspaces.app.shards[0].cell", "cell \"dc9\" is not listed");
-    assert_eq!(e.to_string(), "keyspaces.app.shards[0].cell: cell \"dc9\" is not listed");
+    assert_eq!(
+        e.to_string(),
+        "keyspaces.app.shards[0].cell: cell \"dc9\" is not listed"
+    );
+}
+
+/// A deterministic pseudo-random sequence (no dependency, reproducible).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 ^ (self.0 >> 29)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A one-keyspace sharded map with shards named `names`, in that order.
+fn layout(names: &[String]) -> String {
+    let shards: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("      - {{ name: \"{n}\", cell: dc1, primary: \"10.0.0.{i}:3306\" }}\n"))
+        .collect();
+    format!(
+        "cells: [dc1]\nkeyspaces:\n  app:\n    sharded: true\n    vindexes: {{ h: {{ type: hash }} }}\n    tables: {{ t: {{ column: id, vindex: h }} }}\n    shards:\n{}",
+        shards.concat()
+    )
+}
+
+#[test]
+fn property_random_layouts_cover_the_key_space() {
+    let mut rng = Lcg(0xc0ffee);
+    for case in 0..400 {
+        // Distinct split points, as one- or two-byte prefixes.
+        let mut bounds: Vec<u64> = (0..1 + rng.below(7))
+            .map(|_| {
+                if rng.below(2) == 0 {
+                    (1 + rng.below(255) as u64) << 56
+                } else {
+                    (1 + rng.below(65535) as u64) << 48
+                }
+            })
+            .collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        let hex = |b: u64| {
+            if b.trailing_zeros() >= 56 {
+                format!("{:02x}", b >> 56)
+            } else {
+                format!("{:04x}", b >> 48)
+            }
+        };
+        let sorted: Vec<String> = (0..=bounds.len())
+            .map(|i| {
+                let lo = if i == 0 { String::new() } else { hex(bounds[i - 1]) };
+                let hi = if i == bounds.len() {
+                    String::new()
+                } else {
+                    hex(bounds[i])
+                };
+                format!("{lo}-{hi}")
+            })
+            .collect();
+        let mut shuffled = sorted.clone();
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, rng.below(i + 1));
+        }
+        let m = ShardMap::from_yaml(&layout(&shuffled)).unwrap_or_else(|e| panic!("case {case}: {shuffled:?}: {e}"));
+        let ks = &m.keyspaces[0];
+        let names: Vec<&str> = ks.shards.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, sorted, "case {case}: shards are sorted by range");
+        for _ in 0..50 {
+            let id = match rng.below(3) {
+                0 => bounds[rng.below(bounds.len())].wrapping_sub(rng.below(2) as u64),
+                _ => rng.next(),
+            };
+            let want = bounds.iter().filter(|&&b| b <= id).count();
+            assert_eq!(ks.shard_index_for(id), want, "case {case}: {id:016x} in {sorted:?}");
+        }
+        // Without one shard there is a gap; with one twice, an overlap.
+        let mut gap = shuffled.clone();
+        gap.remove(rng.below(gap.len()));
+        let e = err(&layout(&gap));
+        assert!(e.path.starts_with("keyspaces.app.shards["), "case {case}: {e}");
+        assert!(e.message.contains("key range gap"), "case {case}: {gap:?}: {e}");
+        let mut twice = shuffled.clone();
+        twice.push(shuffled[rng.below(shuffled.len())].clone());
+        let e = err(&layout(&twice));
+        assert!(e.message.contains("overlaps"), "case {case}: {twice:?}: {e}");
+    }
+}
+
+#[test]
+fn four_regions_on_four_shards() {
+    let doc = edit(
+        "regions: { eu: dc1, us: dc2 }",
+        "regions: { eu: dc1, af: dc1, us: dc2, ap: dc2 }",
+    );
+    let m = ShardMap::from_yaml(&doc).unwrap();
+    let ks = m.keyspace("app").unwrap();
+    let geo = ks.vindex("geo").unwrap().vindex.as_region().unwrap();
+    let ranges: Vec<(&str, &str, KeyRange)> = geo
+        .regions()
+        .iter()
+        .map(|(n, c, r)| (n.as_str(), c.as_str(), *r))
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            ("eu", "dc1", ks.shards[0].range),
+            ("af", "dc1", ks.shards[1].range),
+            ("us", "dc2", ks.shards[2].range),
+            ("ap", "dc2", ks.shards[3].range),
+        ]
+    );
+    edit_err(
+        "regions: { eu: dc1, us: dc2 }",
+        "regions: { eu: dc1, af: dc2, us: dc2, ap: dc2 }",
+        "keyspaces.app.vindexes.geo.regions.af",
+        "shard \"40-80\" (cell \"dc1\")",
+    );
 }

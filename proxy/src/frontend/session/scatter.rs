@@ -549,7 +549,7 @@ impl Session<'_> {
             lk.only_shard().primary.addr.clone()
         };
         let pool = self.ctx.pools.get(&addr);
-        match oneshot::run(&pool, 0, sql.as_bytes()).await? {
+        match oneshot::run(&pool, sql.as_bytes()).await? {
             Collected::Err(e) => Err(SqlError {
                 message: format!(
                     "shardgate: lookup vindex {}.{}: {}",
@@ -585,7 +585,7 @@ impl Session<'_> {
             lk.only_shard().primary.addr.clone()
         };
         let pool = self.ctx.pools.get(&addr);
-        match oneshot::run(&pool, 0, sql.as_bytes()).await? {
+        match oneshot::run(&pool, sql.as_bytes()).await? {
             Collected::Rows { rows, .. } => Ok(rows
                 .into_iter()
                 .filter_map(|r| {

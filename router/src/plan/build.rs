@@ -13,12 +13,13 @@ use sqlparser::parser::{Parser, ParserOptions};
 use std::ops::ControlFlow;
 
 /// Leading keywords of statements that change schema: they run on every shard of the keyspace.
-const DDL: [&str; 9] = [
-    "CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "ANALYZE", "OPTIMIZE", "REPAIR", "CHECKSUM",
-];
+const DDL: [&str; 5] = ["CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME"];
+
+/// Table maintenance statements: they run on every shard and answer with rows (one set per shard, concatenated).
+const MAINTENANCE: [&str; 5] = ["ANALYZE", "OPTIMIZE", "REPAIR", "CHECKSUM", "CHECK"];
 
 /// Leading keywords of read-only statements about the server or schema: any one shard answers.
-const ANY_SHARD: [&str; 7] = ["SHOW", "DESCRIBE", "DESC", "EXPLAIN", "HELP", "DO", "CHECK"];
+const ANY_SHARD: [&str; 6] = ["SHOW", "DESCRIBE", "DESC", "EXPLAIN", "HELP", "DO"];
 
 /// Plans `text` (the statement with parameters written `?N`) for sharded keyspace `ks` of `map`. The flag is false
 /// when the SQL parser could not parse the text.
@@ -70,6 +71,13 @@ fn build_inner(text: &str, map: &ShardMap, ks: &Keyspace) -> Result<Plan, Failur
                 ddl: true,
                 lookups: None,
             },
+            target: Target::All,
+            params: 0,
+        });
+    }
+    if MAINTENANCE.contains(&word.as_str()) {
+        return Ok(Plan {
+            action: Action::Select(Default::default()),
             target: Target::All,
             params: 0,
         });

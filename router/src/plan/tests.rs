@@ -775,7 +775,6 @@ fn schema_changes_run_on_every_shard() {
         "CREATE INDEX i ON users (name)",
         "RENAME TABLE a TO b",
         "CREATE OR REPLACE VIEW v AS SELECT 1",
-        "OPTIMIZE TABLE users",
     ] {
         let p = plan(sql);
         assert_eq!(
@@ -807,10 +806,23 @@ fn other_statements() {
         "EXPLAIN SELECT * FROM users",
         "DO 1",
         "HELP 'select'",
-        "CHECK TABLE users",
     ] {
         let p = plan(sql);
         assert_eq!((p.action, p.target), (Action::Passthrough, Target::AnyShard), "{sql}");
+    }
+    // Table maintenance answers with rows from every shard.
+    for sql in [
+        "CHECK TABLE users",
+        "OPTIMIZE TABLE users",
+        "ANALYZE TABLE users",
+        "REPAIR TABLE users",
+    ] {
+        let p = plan(sql);
+        assert_eq!(
+            (p.action, p.target),
+            (Action::Select(SelectMerge::default()), Target::All),
+            "{sql}"
+        );
     }
     for sql in [
         "SELECT 1",

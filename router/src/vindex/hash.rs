@@ -30,7 +30,9 @@
 //! 1. `NULL` maps to no keyspace id ([`Destination::None`]).
 //! 2. An **integer** `v` in `[-2^63, 2^64)` maps to `hash_u64(v mod 2^64)` (negative values by their two's-complement
 //!    bits). Integers are: `Int`, `UInt`, and strings holding exactly the canonical decimal digits of one (optional
-//!    `-`, no `+`, no leading zeros, no spaces: `"42"` hashes like `42`, `"042"` does not). Because `fmix64` is a
+//!    `-`, no `+`, no leading zeros, no spaces: `"42"`), and strings that are a number once surrounding white space
+//!    is removed (`"042"`, `" 42"`, `"+42"`, `"42.0"`, `"4.2e1"`: what MySQL compares a numeric column with) map like
+//!    that number under rule 3, so values equal to the server never land on different shards. Because `fmix64` is a
 //!    bijection, two integers of the same signedness never share a keyspace id; the only shared ids are `-n` and
 //!    `2^64 - n` (the same 64 bits).
 //! 3. A **decimal** (`Decimal` text, `[+-]digits[.digits][e[+-]digits]`) or **floating-point** value (`Float`,
@@ -122,7 +124,12 @@ pub(crate) fn canonical<'a>(v: &'a SqlValue<'_>) -> Result<Canonical<'a>, Vindex
         SqlValue::Bytes(b) => match v.as_u64() {
             Some(n) if b.first() == Some(&b'-') => Canonical::Int(i128::from(n as i64)),
             Some(n) => Canonical::Int(i128::from(n)),
-            None => Canonical::Bytes(Cow::Borrowed(b)),
+            // A string MySQL would compare as a number with a numeric column ('042', ' 42', '4.2e1') maps like
+            // that number: equal values must never land on different shards.
+            None => match numeric_text(b) {
+                Some(t) => canonical_decimal(t).unwrap_or(Canonical::Bytes(Cow::Borrowed(b))),
+                None => Canonical::Bytes(Cow::Borrowed(b)),
+            },
         },
         SqlValue::Decimal(text) => canonical_decimal(text)?,
         SqlValue::Float(f) => {
@@ -141,7 +148,12 @@ pub(crate) fn hash_value(v: &SqlValue<'_>) -> Result<Option<u64>, VindexError> {
         SqlValue::Int(i) => Some(hash_u64(*i as u64)),
         SqlValue::Bytes(b) => Some(match v.as_u64() {
             Some(n) => hash_u64(n),
-            None => hash_bytes(b),
+            None if numeric_text(b).is_none() => hash_bytes(b),
+            None => match canonical(v)? {
+                Canonical::Int(i) => hash_u64(i as u64),
+                Canonical::Bytes(c) => hash_bytes(&c),
+                Canonical::Null => return Ok(None),
+            },
         }),
         _ => match canonical(v)? {
             Canonical::Null => None,
@@ -149,6 +161,22 @@ pub(crate) fn hash_value(v: &SqlValue<'_>) -> Result<Option<u64>, VindexError> {
             Canonical::Bytes(b) => Some(hash_bytes(&b)),
         },
     })
+}
+
+/// The text of a string that is a number once surrounding ASCII white space is removed (`[+-]digits[.digits][e±n]`
+/// or `[+-].digits…`), as MySQL reads it when comparing with a numeric column.
+fn numeric_text(b: &[u8]) -> Option<&str> {
+    let t = std::str::from_utf8(b)
+        .ok()?
+        .trim_matches(|c: char| c.is_ascii_whitespace());
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let mantissa = body.split(['e', 'E']).next().unwrap_or("");
+    let looks = !mantissa.is_empty()
+        && mantissa.bytes().any(|c| c.is_ascii_digit())
+        && body
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
+    looks.then_some(t)
 }
 
 /// Largest exponent magnitude accepted in decimal text (keeps the canonical text bounded).
@@ -290,7 +318,8 @@ mod tests {
             (s(""), 0xefd0_1f60_ba99_2926),
             (s("abc"), 0x33eb_af99_27cb_c5bd),
             (s("ABC"), 0xc25f_c3f8_37eb_7e45),
-            (s("01"), 0x719f_56b9_e0dc_a06f),
+            // "01" is the number 1 (as MySQL compares it with a numeric column): hash_u64(1).
+            (s("01"), 0xb456_bcfc_34c2_cb2c),
             (s("héllo wörld ✓"), 0x2106_0d84_c6f7_5fc6),
             (s("user@example.com"), 0x98e1_0665_127c_c93e),
             (d("42.0"), 0x8108_7960_8e42_59cc),
@@ -323,10 +352,15 @@ mod tests {
         assert_eq!(id(SqlValue::Float(42.0)), id(SqlValue::Int(42)));
         assert_eq!(id(SqlValue::Float(-3.0)), id(SqlValue::Int(-3)));
         assert_eq!(id(SqlValue::Float(-0.0)), id(SqlValue::Int(0)));
-        // Non-canonical strings are strings.
-        assert_ne!(id(s("042")), id(SqlValue::Int(42)));
-        assert_eq!(id(s("042")), hash_bytes(b"042"));
-        assert_eq!(id(s(" 42")), hash_bytes(b" 42"));
+        // Strings that are numbers as MySQL compares them with a numeric column map like the number.
+        for text in ["042", " 42", "42 ", "+42", "42.0", "4.2e1", "0042.000"] {
+            assert_eq!(id(s(text)), id(SqlValue::Int(42)), "{text:?}");
+        }
+        assert_eq!(id(s("42.5")), id(d("42.5")));
+        // Other strings are strings.
+        assert_eq!(id(s("42abc")), hash_bytes(b"42abc"));
+        assert_eq!(id(s("4 2")), hash_bytes(b"4 2"));
+        assert_eq!(id(s("-")), hash_bytes(b"-"));
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! The binary protocol of prepared statements where the proxy must look inside: decoding COM_STMT_EXECUTE
 //! parameters (to route by them), rewriting the statement id, and encoding merged rows as binary result rows.
 
-use super::codec::write_packets;
 use super::lenenc;
-use super::packets::eof_payload;
 use bytes::{BufMut, Bytes, BytesMut};
 use shardgate_router::merge::{ColumnInfo, Row};
 use shardgate_router::SqlValue;
@@ -291,37 +289,6 @@ fn put_time(out: &mut BytesMut, text: &str) {
     if micro != 0 {
         out.put_u32_le(micro);
     }
-}
-
-/// Writes a complete binary result set (the answer to COM_STMT_EXECUTE) from merged text rows.
-pub fn write_binary_result(
-    out: &mut BytesMut,
-    seq: &mut u8,
-    defs: &[Bytes],
-    columns: &[ColumnInfo],
-    rows: &[Row],
-    status: u16,
-    deprecate_eof: bool,
-) {
-    let mut b = BytesMut::with_capacity(256);
-    lenenc::put_int(&mut b, defs.len() as u64);
-    write_packets(out, seq, &b);
-    for c in defs {
-        write_packets(out, seq, c);
-    }
-    if !deprecate_eof {
-        b.clear();
-        eof_payload(&mut b, status, false);
-        write_packets(out, seq, &b);
-    }
-    for row in rows {
-        b.clear();
-        put_binary_row(&mut b, &columns[..defs.len()], row);
-        write_packets(out, seq, &b);
-    }
-    b.clear();
-    eof_payload(&mut b, status, deprecate_eof);
-    write_packets(out, seq, &b);
 }
 
 #[cfg(test)]

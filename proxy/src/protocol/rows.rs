@@ -64,8 +64,10 @@ pub fn with_decimals(p: &Bytes, decimals: u8) -> Bytes {
     Bytes::from(v)
 }
 
-/// Writes a complete text result set: column count, definitions, rows, end marker with `status`.
-pub fn write_text_result(
+/// Writes a complete result set: column count, definitions, (EOF), one packet per row written by `put_row`, and the
+/// end marker with `status` and `warnings`.
+#[allow(clippy::too_many_arguments)]
+pub fn write_result(
     out: &mut BytesMut,
     seq: &mut u8,
     columns: &[Bytes],
@@ -73,6 +75,7 @@ pub fn write_text_result(
     status: u16,
     warnings: u16,
     deprecate_eof: bool,
+    mut put_row: impl FnMut(&mut BytesMut, &Row),
 ) {
     let mut b = BytesMut::with_capacity(256);
     lenenc::put_int(&mut b, columns.len() as u64);
@@ -87,12 +90,7 @@ pub fn write_text_result(
     }
     for row in rows {
         b.clear();
-        for v in row.iter().take(columns.len()) {
-            match v {
-                Some(s) => lenenc::put_str(&mut b, s),
-                None => b.extend_from_slice(&[0xfb]),
-            }
-        }
+        put_row(&mut b, row);
         write_packets(out, seq, &b);
     }
     b.clear();
@@ -107,6 +105,16 @@ pub fn write_text_result(
         }
     }
     write_packets(out, seq, &b);
+}
+
+/// Appends one row in text protocol form (lenenc strings, 0xFB for NULL), keeping the first `width` values.
+pub fn put_text_row(out: &mut BytesMut, row: &Row, width: usize) {
+    for v in row.iter().take(width) {
+        match v {
+            Some(s) => lenenc::put_str(out, s),
+            None => out.extend_from_slice(&[0xfb]),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -413,15 +413,7 @@ fn plan_write(
     let tables = from_tables(from, stmt, map, ks)?;
     let table = &tables[0];
     match &table.placement {
-        Placement::Reference => Ok(Plan {
-            action: Action::Write {
-                combine: WriteCombine::First,
-                ddl: false,
-                lookups: None,
-            },
-            target: Target::All,
-            params: 0,
-        }),
+        Placement::Reference => Ok(Plan::reference_write()),
         Placement::System => Err(Refusal::unsupported("writing system tables through a sharded keyspace")),
         Placement::Sharded { secondary, .. } => {
             let c = constraints(from, selection, &tables)?;

@@ -2,7 +2,7 @@
 //! values) and the text surgery that splits a multi-row INSERT into one INSERT per shard.
 
 use super::tables::{resolve, Placement};
-use super::{Action, AutoIncrementPlan, InsertPlan, Plan, Refusal, Target, WriteCombine};
+use super::{Action, AutoIncrementPlan, InsertPlan, Plan, Refusal, Target};
 use crate::lexer::{Lexer, TokenKind};
 use crate::shardmap::{Keyspace, ShardMap};
 use sqlparser::ast::{Insert, OnInsert, SetExpr, TableObject};
@@ -28,15 +28,7 @@ pub fn plan_insert(ins: &Insert, map: &ShardMap, ks: &Keyspace) -> Result<Plan, 
     let (key, vindex, secondary) = match placement {
         Placement::Reference => {
             reads_sharded()?;
-            return Ok(Plan {
-                action: Action::Write {
-                    combine: WriteCombine::First,
-                    ddl: false,
-                    lookups: None,
-                },
-                target: Target::All,
-                params: 0,
-            });
+            return Ok(Plan::reference_write());
         }
         Placement::System => return Err(Refusal::unsupported("writing system tables through a sharded keyspace")),
         Placement::Sharded {

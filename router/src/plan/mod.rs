@@ -262,6 +262,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A write to a reference table: every shard holds a copy, so every shard gets it and reports the same count.
+    pub fn reference_write() -> Plan {
+        Plan {
+            action: Action::Write {
+                combine: WriteCombine::First,
+                ddl: false,
+                lookups: None,
+            },
+            target: Target::All,
+            params: 0,
+        }
+    }
+
     /// A plan refusing the statement.
     pub fn reject(r: Refusal) -> Plan {
         Plan {

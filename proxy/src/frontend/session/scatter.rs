@@ -7,19 +7,20 @@
 use super::sharded::refusal_error;
 use super::{Fatal, Held, Session};
 use crate::backend::collect::Collected;
-use crate::backend::{oneshot, BackendError};
+use crate::backend::{oneshot, BackendError, BackendPool};
 use crate::metrics::CommandClass;
-use crate::protocol::binary::write_binary_result;
+use crate::protocol::binary::put_binary_row;
 use crate::protocol::errors::SqlError;
 use crate::protocol::packets::OkInfo;
-use crate::protocol::rows::{column_info, with_decimals, write_text_result};
+use crate::protocol::rows::{column_info, put_text_row, with_decimals, write_result};
 use bytes::Bytes;
 use shardgate_router::lexer::{Lexer, TokenKind};
 use shardgate_router::merge::{merge, Row};
 use shardgate_router::plan::{render, split_insert, InsertPlan, LookupCleanup, ParamValues, SelectMerge, WriteCombine};
-use shardgate_router::vindex::Destination;
+use shardgate_router::vindex::{Destination, LookupVindex};
 use shardgate_router::{Keyspace, PreviousCounts, SqlValue};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Runs `sqls[i]` on `conns[i]`, all at once.
 async fn collect_all(conns: &mut [Held], sqls: &[Bytes]) -> Vec<Result<Collected, BackendError>> {
@@ -210,11 +211,24 @@ impl Session<'_> {
         let mut s = seq;
         let deprecate = self.client.deprecate_eof();
         let st = self.status;
-        if self.answer_binary {
-            write_binary_result(&mut self.client.wbuf, &mut s, &visible, &infos, &rows, st, deprecate);
-        } else {
-            write_text_result(&mut self.client.wbuf, &mut s, &visible, &rows, st, warnings, deprecate);
-        }
+        let width = visible.len();
+        let binary = self.answer_binary;
+        write_result(
+            &mut self.client.wbuf,
+            &mut s,
+            &visible,
+            &rows,
+            st,
+            warnings,
+            deprecate,
+            |b, row| {
+                if binary {
+                    put_binary_row(b, &infos[..width], row);
+                } else {
+                    put_text_row(b, row, width);
+                }
+            },
+        );
         self.ctx.metrics.statement(class, true);
         self.counts = PreviousCounts {
             row_count: -1,
@@ -538,17 +552,7 @@ impl Session<'_> {
             return Ok(());
         }
         let sql = if insert { l.insert_sql(rows) } else { l.delete_sql(rows) };
-        let addr = {
-            let map = self.ctx.map.load();
-            let Some(lk) = map.keyspace(l.keyspace()) else {
-                return Err(SqlError::internal(format!(
-                    "lookup keyspace {} is gone from the shard map",
-                    l.keyspace()
-                )));
-            };
-            lk.only_shard().primary.addr.clone()
-        };
-        let pool = self.ctx.pools.get(&addr);
+        let pool = self.lookup_pool(l)?;
         match oneshot::run(&pool, sql.as_bytes()).await? {
             Collected::Err(e) => Err(SqlError {
                 message: format!(
@@ -563,6 +567,18 @@ impl Session<'_> {
         }
     }
 
+    /// The pool of the primary holding a lookup vindex's table.
+    fn lookup_pool(&self, l: &LookupVindex) -> Result<Arc<BackendPool>, SqlError> {
+        let map = self.ctx.map.load();
+        let Some(lk) = map.keyspace(l.keyspace()) else {
+            return Err(SqlError::internal(format!(
+                "lookup keyspace {} is gone from the shard map",
+                l.keyspace()
+            )));
+        };
+        Ok(self.ctx.pools.get(&lk.only_shard().primary.addr))
+    }
+
     /// Reads a lookup vindex: (value, keyspace id) pairs for `keys`.
     pub(super) async fn lookup_ids(
         &mut self,
@@ -574,17 +590,7 @@ impl Session<'_> {
             return Ok(Vec::new());
         };
         let sql = l.select_sql(keys);
-        let addr = {
-            let map = self.ctx.map.load();
-            let Some(lk) = map.keyspace(l.keyspace()) else {
-                return Err(SqlError::internal(format!(
-                    "lookup keyspace {} is gone from the shard map",
-                    l.keyspace()
-                )));
-            };
-            lk.only_shard().primary.addr.clone()
-        };
-        let pool = self.ctx.pools.get(&addr);
+        let pool = self.lookup_pool(l)?;
         match oneshot::run(&pool, sql.as_bytes()).await? {
             Collected::Rows { rows, .. } => Ok(rows
                 .into_iter()

@@ -55,6 +55,28 @@ async fn rows_land_on_their_shard_and_point_reads_find_them() {
     );
 }
 
+/// Two keys, 1 and the first key after it that lives on the other shard.
+fn keys_on_both_shards() -> (u64, u64) {
+    (
+        1,
+        (2..100)
+            .find(|i| shard_of(*i) != shard_of(1))
+            .expect("keys on both shards"),
+    )
+}
+
+/// BEGIN, then one order for key `a` and one for key `b` (on another shard).
+async fn begin_two_shard_transaction(c: &mut mysql_async::Conn, a: u64, b: u64) {
+    c.query_drop("BEGIN").await.unwrap();
+    for (key, amount) in [(a, "1.00"), (b, "2.00")] {
+        c.query_drop(format!(
+            "INSERT INTO orders (id, user_id, amount) VALUES (1, {key}, {amount})"
+        ))
+        .await
+        .unwrap();
+    }
+}
+
 fn server_error(r: Result<(), mysql_async::Error>) -> (u16, String) {
     match r {
         Err(mysql_async::Error::Server(e)) => (e.code, e.message),
@@ -185,18 +207,8 @@ async fn ddl_and_reference_tables_reach_every_shard_and_unplaceable_statements_a
 async fn a_transaction_over_two_shards_commits_or_rolls_back_atomically() {
     let s = ShardedSetup::start("").await;
     let mut c = s.conn().await;
-    let (a, b) = (1u64, (2..100).find(|i| shard_of(*i) != shard_of(1)).unwrap());
-    c.query_drop("BEGIN").await.unwrap();
-    c.query_drop(format!(
-        "INSERT INTO orders (id, user_id, amount) VALUES (1, {a}, 1.00)"
-    ))
-    .await
-    .unwrap();
-    c.query_drop(format!(
-        "INSERT INTO orders (id, user_id, amount) VALUES (1, {b}, 2.00)"
-    ))
-    .await
-    .unwrap();
+    let (a, b) = keys_on_both_shards();
+    begin_two_shard_transaction(&mut c, a, b).await;
     let seen: Option<u64> = s
         .shard(shard_of(a))
         .query_first("SELECT COUNT(*) FROM app.orders")
@@ -326,20 +338,10 @@ async fn prepared_statements_bind_into_the_same_plans() {
 /// Two rows for different shards in one transaction, then COMMIT through a proxy that crashes at `failpoint`.
 async fn crash_during_two_phase_commit(failpoint: &str) -> (ShardedSetup, u64, u64) {
     let mut s = ShardedSetup::start_with("", |c| c.env("SHARDGATE_FAILPOINT", failpoint)).await;
-    let (a, b) = (1u64, (2..100).find(|i| shard_of(*i) != shard_of(1)).unwrap());
+    let (a, b) = keys_on_both_shards();
     {
         let mut c = s.conn().await;
-        c.query_drop("BEGIN").await.unwrap();
-        c.query_drop(format!(
-            "INSERT INTO orders (id, user_id, amount) VALUES (1, {a}, 1.00)"
-        ))
-        .await
-        .unwrap();
-        c.query_drop(format!(
-            "INSERT INTO orders (id, user_id, amount) VALUES (1, {b}, 2.00)"
-        ))
-        .await
-        .unwrap();
+        begin_two_shard_transaction(&mut c, a, b).await;
         assert!(c.query_drop("COMMIT").await.is_err(), "the proxy dies during COMMIT");
     }
     assert!(
@@ -438,7 +440,7 @@ async fn sequences_give_unique_ids_to_concurrent_inserters() {
 async fn transaction_modes_single_and_multi() {
     let s = ShardedSetup::start("    transaction_mode: single\n").await;
     let mut c = s.conn().await;
-    let (a, b) = (1u64, (2..100).find(|i| shard_of(*i) != shard_of(1)).unwrap());
+    let (a, b) = keys_on_both_shards();
     c.query_drop("BEGIN").await.unwrap();
     c.query_drop(format!("INSERT INTO orders (id, user_id) VALUES (1, {a})"))
         .await

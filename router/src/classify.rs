@@ -543,38 +543,13 @@ pub fn unquote_ident(t: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// Removes quotes from a string literal, resolving doubled quotes and backslash escapes.
+/// Removes quotes from a string literal, resolving doubled quotes and backslash escapes (see
+/// [`crate::normalize::unescape_string`]).
 fn unquote_string(t: &[u8]) -> Cow<'_, str> {
-    if t.len() < 2 {
-        return String::from_utf8_lossy(t);
+    match crate::normalize::unescape_string(t) {
+        Cow::Borrowed(b) => String::from_utf8_lossy(b),
+        Cow::Owned(v) => Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
     }
-    let q = t[0];
-    let inner = &t[1..t.len() - 1];
-    if !inner.contains(&b'\\') && !inner.contains(&q) {
-        return String::from_utf8_lossy(inner);
-    }
-    let mut out = Vec::with_capacity(inner.len());
-    let mut i = 0;
-    while i < inner.len() {
-        let c = inner[i];
-        if c == b'\\' && i + 1 < inner.len() {
-            out.push(match inner[i + 1] {
-                b'n' => b'\n',
-                b't' => b'\t',
-                b'0' => 0,
-                b'r' => b'\r',
-                o => o,
-            });
-            i += 2;
-        } else if c == q && inner.get(i + 1) == Some(&q) {
-            out.push(q);
-            i += 2;
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]

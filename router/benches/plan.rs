@@ -93,9 +93,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let plan = cache.plan(black_box(prepared), &mut params, &map, ks_index, generation);
             let vals = ParamValues {
-                sql: prepared,
-                params: &params,
                 bound: &ids[next()],
+                ..ParamValues::text(prepared, &params)
             };
             black_box(bind(ks, &plan.target, &vals))
         })

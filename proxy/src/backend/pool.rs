@@ -133,7 +133,10 @@ impl BackendPool {
     /// Closes the least recently used idle, unreserved connection opened for other capabilities than `caps`.
     fn evict_unusable(&self, caps: u32) -> bool {
         let mut idle = self.lock_idle();
-        match idle.iter().position(|c| c.relay_caps != caps && c.reserved_for.is_none()) {
+        match idle
+            .iter()
+            .position(|c| c.relay_caps != caps && c.reserved_for.is_none())
+        {
             Some(i) => {
                 idle.remove(i);
                 self.idle_gauge.dec();

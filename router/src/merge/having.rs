@@ -173,7 +173,9 @@ fn fraction_nanos(frac: &str) -> Option<u64> {
     if !frac.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    Some((0..9).fold(0, |n, i| n * 10 + frac.as_bytes().get(i).map_or(0, |&d| u64::from(d - b'0'))))
+    Some((0..9).fold(0, |n, i| {
+        n * 10 + frac.as_bytes().get(i).map_or(0, |&d| u64::from(d - b'0'))
+    }))
 }
 
 /// Splits `[-]digits[.digits]` into sign, integer part and fraction nanoseconds.
@@ -227,16 +229,16 @@ fn time_from_text(s: &str) -> Option<i128> {
     let field = |t: &str| -> Option<u64> {
         (!t.is_empty() && t.len() <= 9 && t.bytes().all(|c| c.is_ascii_digit())).then(|| t.parse().ok())?
     };
+    let (clock, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let parts: Vec<&str> = clock.split(':').collect();
+    // Hours alone only after a day count; a fraction only after seconds.
+    if parts.len() > 3 || (parts.len() == 1 && days.is_none()) || (parts.len() < 3 && !frac.is_empty()) {
+        return None;
+    }
     let days = match days {
         Some(d) => field(d)?,
         None => 0,
     };
-    let (clock, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let parts: Vec<&str> = clock.split(':').collect();
-    // Hours alone only after a day count; a fraction only after seconds.
-    if parts.len() > 3 || (parts.len() == 1 && days == 0 && !unsigned.contains(' ')) || (parts.len() < 3 && !frac.is_empty()) {
-        return None;
-    }
     let hours = field(parts[0])?;
     let minutes = parts.get(1).map_or(Some(0), |m| field(m))?;
     let seconds = parts.get(2).map_or(Some(0), |m| field(m))?;
@@ -252,9 +254,7 @@ fn time_from_text(s: &str) -> Option<i128> {
 /// `YYMMDD`, `YYYYMMDD`, `YYMMDDhhmmss`, `YYYYMMDDhhmmss[.f]` forms; `None` when it is not a valid date.
 fn datetime_literal(value: &SqlValue<'static>) -> Option<[u64; 7]> {
     match value {
-        SqlValue::Bytes(b) => {
-            parse_datetime(b).or_else(|| number_to_datetime(std::str::from_utf8(b).ok()?.trim()))
-        }
+        SqlValue::Bytes(b) => parse_datetime(b).or_else(|| number_to_datetime(std::str::from_utf8(b).ok()?.trim())),
         SqlValue::Int(i) => number_to_datetime(&i.to_string()),
         SqlValue::UInt(u) => number_to_datetime(&u.to_string()),
         SqlValue::Decimal(d) => number_to_datetime(d),
@@ -560,11 +560,26 @@ mod tests {
         assert_eq!(date(CompareOp::Gt, bytes("20120101"), "2012-05-01"), Truth::True);
         assert_eq!(date(CompareOp::Lt, bytes("1999-1-5"), "1998-12-31"), Truth::True);
         let dt = |op, v: SqlValue<'static>, cell: &str| eval(&cmp(1, op, v), &cols, &[None, Some(cell), None]);
-        assert_eq!(dt(CompareOp::Eq, SqlValue::UInt(20211201000000), "2021-12-01 00:00:00"), Truth::True);
-        assert_eq!(dt(CompareOp::Eq, SqlValue::Int(211201000000), "2021-12-01 00:00:00"), Truth::True);
-        assert_eq!(dt(CompareOp::Eq, dec("20211201000000.5"), "2021-12-01 00:00:00.5"), Truth::True);
-        assert_eq!(dt(CompareOp::Gt, SqlValue::Int(20211201000000), "2021-12-17 03:30:23"), Truth::True);
-        assert_eq!(dt(CompareOp::Eq, bytes("2021-12-01 10:30"), "2021-12-01 10:30:00"), Truth::True);
+        assert_eq!(
+            dt(CompareOp::Eq, SqlValue::UInt(20211201000000), "2021-12-01 00:00:00"),
+            Truth::True
+        );
+        assert_eq!(
+            dt(CompareOp::Eq, SqlValue::Int(211201000000), "2021-12-01 00:00:00"),
+            Truth::True
+        );
+        assert_eq!(
+            dt(CompareOp::Eq, dec("20211201000000.5"), "2021-12-01 00:00:00.5"),
+            Truth::True
+        );
+        assert_eq!(
+            dt(CompareOp::Gt, SqlValue::Int(20211201000000), "2021-12-17 03:30:23"),
+            Truth::True
+        );
+        assert_eq!(
+            dt(CompareOp::Eq, bytes("2021-12-01 10:30"), "2021-12-01 10:30:00"),
+            Truth::True
+        );
         let time = |op, v: SqlValue<'static>, cell: &str| eval(&cmp(2, op, v), &cols, &[None, None, Some(cell)]);
         assert_eq!(time(CompareOp::Gt, SqlValue::Int(50000), "09:45:17"), Truth::True);
         assert_eq!(time(CompareOp::Eq, SqlValue::Int(50000), "05:00:00"), Truth::True);

@@ -91,6 +91,24 @@ fn call(name: &str, arg: FunctionArgExpr) -> Expr {
 struct Column {
     expr: Expr,
     alias: Option<String>,
+    /// The client's expression when the shards compute something else (`AVG(x)` sent as `SUM(x)`): references
+    /// to the column match this, never the rewrite.
+    original: Option<Expr>,
+}
+
+impl Column {
+    fn new(expr: Expr, alias: Option<String>) -> Column {
+        Column {
+            expr,
+            alias,
+            original: None,
+        }
+    }
+
+    /// The expression the client wrote for this column.
+    fn written(&self) -> &Expr {
+        self.original.as_ref().unwrap_or(&self.expr)
+    }
 }
 
 /// The projection being built for the shards.
@@ -119,14 +137,14 @@ impl Projection {
             }
         }
         let text = e.to_string();
-        if let Some(p) = self.columns.iter().position(|c| c.expr.to_string() == text) {
+        if let Some(p) = self.columns.iter().position(|c| c.written().to_string() == text) {
             return Some(p);
         }
         let (qualifier, name) = super::tables::column_ref(e)?;
         // `o.id` is not `u.id`: qualifiers, when both are written, must agree.
         let matches: Vec<usize> = (0..self.columns.len())
             .filter(|&i| {
-                super::tables::column_ref(&self.columns[i].expr).is_some_and(|(q, c)| {
+                super::tables::column_ref(self.columns[i].written()).is_some_and(|(q, c)| {
                     c.eq_ignore_ascii_case(name) && (qualifier.is_none() || q.is_none() || q == qualifier)
                 })
             })
@@ -139,10 +157,7 @@ impl Projection {
         if let Some(i) = self.find(e) {
             return i;
         }
-        self.columns.push(Column {
-            expr: e.clone(),
-            alias: None,
-        });
+        self.columns.push(Column::new(e.clone(), None));
         self.columns.len() - 1
     }
 }
@@ -186,10 +201,7 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
             SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.value.clone())),
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
                 wildcard = true;
-                proj.columns.push(Column {
-                    expr: Expr::Identifier(Ident::new("*")),
-                    alias: None,
-                });
+                proj.columns.push(Column::new(Expr::Identifier(Ident::new("*")), None));
                 continue;
             }
             other => return Err(Refusal::unsupported(format!("the select item {other} across shards"))),
@@ -220,12 +232,13 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
                         proj.columns.push(Column {
                             expr: call("SUM", arg.clone()),
                             alias: Some(alias),
+                            original: Some(expr.clone()),
                         });
                         rewritten = true;
                         continue;
                     }
                 }
-                proj.columns.push(Column { expr, alias });
+                proj.columns.push(Column::new(expr, alias));
                 continue;
             }
         }
@@ -234,7 +247,7 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
                 "the expression {expr} over aggregates (or a window function) across shards; select the aggregates themselves"
             )));
         }
-        proj.columns.push(Column { expr, alias });
+        proj.columns.push(Column::new(expr, alias));
     }
     proj.visible = proj.columns.len();
     let grouping = match &select.group_by {
@@ -253,10 +266,7 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
     }
     for (idx, arg) in avg_args {
         let count = proj.columns.len();
-        proj.columns.push(Column {
-            expr: call("COUNT", arg),
-            alias: None,
-        });
+        proj.columns.push(Column::new(call("COUNT", arg), None));
         m.averages.push((idx, count));
     }
     for g in &grouping {
@@ -265,10 +275,7 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
         }
         let i = if wildcard { None } else { proj.find(g) };
         let i = i.unwrap_or_else(|| {
-            proj.columns.push(Column {
-                expr: g.clone(),
-                alias: None,
-            });
+            proj.columns.push(Column::new(g.clone(), None));
             proj.columns.len() - 1
         });
         m.group_by.push(i);
@@ -300,10 +307,7 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
                         "ORDER BY a position with SELECT * across shards; name the column",
                     ));
                 }
-                proj.columns.push(Column {
-                    expr: o.expr.clone(),
-                    alias: None,
-                });
+                proj.columns.push(Column::new(o.expr.clone(), None));
                 proj.columns.len() - 1
             } else {
                 if contains_aggregate(&o.expr) && proj.find(&o.expr).is_none() {
@@ -435,10 +439,7 @@ fn add_hidden_aggregate(
         return Err(Refusal::unsupported(format!("{e} across shards")));
     }
     let i = proj.columns.len();
-    proj.columns.push(Column {
-        expr: e.clone(),
-        alias: None,
-    });
+    proj.columns.push(Column::new(e.clone(), None));
     aggregates.push((i, kind));
     Ok(i)
 }

@@ -16,6 +16,7 @@ use crate::protocol::rows::{column_info, put_text_row, with_decimals, write_resu
 use bytes::Bytes;
 use shardgate_router::lexer::{Lexer, TokenKind};
 use shardgate_router::merge::{merge, Row};
+use shardgate_router::plan::bind::average_decimals;
 use shardgate_router::plan::{render, split_insert, InsertPlan, LookupCleanup, ParamValues, SelectMerge, WriteCombine};
 use shardgate_router::vindex::{Destination, LookupVindex};
 use shardgate_router::{Keyspace, PreviousCounts, SqlValue};
@@ -99,6 +100,12 @@ impl Session<'_> {
             }
         }
         self.return_conns(kept);
+        if let Some(code) = answers.iter().find_map(|a| match a {
+            Collected::Err(e) => Some(e.code),
+            _ => None,
+        }) {
+            self.abort_tx_if_rolled_back(code).await;
+        }
         if let Some((addr, e)) = lost {
             self.ctx.metrics.statement(class, false);
             tracing::warn!(session = self.id, backend = %addr, error = %e, "backend connection failed during a multi-shard statement");
@@ -188,10 +195,16 @@ impl Session<'_> {
                 )
                 .await;
         };
-        let spec = match m.spec(vals, &infos) {
+        let mut spec = match m.spec(vals, &infos) {
             Ok(s) => s,
             Err(r) => return self.fail(seq, class, &refusal_error(&r)).await,
         };
+        if self.answer_binary {
+            // The binary protocol carries a double average's full value; text prints the column's decimals.
+            for a in spec.averages.iter_mut().filter(|a| a.is_double) {
+                a.decimals = 31;
+            }
+        }
         let rows: Vec<Row> = match merge(&infos, per_shard, &spec) {
             Ok(r) => r,
             Err(e) => {
@@ -202,10 +215,8 @@ impl Session<'_> {
         };
         let mut visible: Vec<Bytes> = columns[..spec.visible_columns.min(columns.len())].to_vec();
         for a in &spec.averages {
-            if let Some(c) = visible.get_mut(a.output) {
-                if !a.is_double {
-                    *c = with_decimals(c, a.decimals);
-                }
+            if let (Some(c), Some(sum)) = (visible.get_mut(a.output), infos.get(a.sum)) {
+                *c = with_decimals(c, average_decimals(sum.decimals));
             }
         }
         let mut s = seq;

@@ -208,6 +208,11 @@ impl Session<'_> {
             exec.routed = false;
             let r = self.execute(payload, seq, exec).await;
             self.keep_in_tx();
+            if let Ok(Some(relayed)) = &r {
+                if let crate::protocol::response::Outcome::Err(code) = relayed.outcome {
+                    self.abort_tx_if_rolled_back(code).await;
+                }
+            }
             return r.map(|_| ());
         }
         self.route_override = Some(pool);

@@ -38,6 +38,9 @@ pub(super) struct ShardTx {
     mode: TransactionMode,
     /// XA global transaction id (twopc).
     gtrid: String,
+    /// Backends whose branch did not end cleanly: their connections are closed, never pooled (the server rolls
+    /// an unprepared branch back when its connection closes).
+    unclean: Vec<Arc<str>>,
 }
 
 impl ShardTx {
@@ -53,6 +56,7 @@ impl ShardTx {
             begin,
             mode,
             gtrid,
+            unclean: Vec::new(),
         }
     }
 }
@@ -143,6 +147,24 @@ impl Session<'_> {
         self.tx.as_mut().expect("set above").conns.push(h);
     }
 
+    /// After an error that rolled the whole transaction back on its shard (deadlock, XA rollback), ends the shard
+    /// transaction everywhere, as MySQL does for a deadlock victim: the client's next statement starts afresh.
+    pub(super) async fn abort_tx_if_rolled_back(&mut self, code: u16) {
+        // 1213 ER_LOCK_DEADLOCK; 1614 ER_XA_RBDEADLOCK; 1402 ER_XA_RBROLLBACK; 1613 ER_XA_RBTIMEOUT.
+        if !matches!(code, 1213 | 1614 | 1402 | 1613) {
+            return;
+        }
+        if let Some(tx) = self.tx.take() {
+            tracing::debug!(
+                session = self.id,
+                code,
+                "transaction rolled back by a shard: ending it on every shard"
+            );
+            let _ = self.finish_tx(tx, false).await;
+            self.status &= !status::IN_TRANS;
+        }
+    }
+
     /// BEGIN / START TRANSACTION on a sharded keyspace: commits an open transaction (as MySQL does), then opens a
     /// new one locally; branches start on first use.
     pub(super) async fn tx_begin(&mut self, payload: &Bytes, seq: u8) -> Result<(), Fatal> {
@@ -197,6 +219,10 @@ impl Session<'_> {
             self.rollback_branches(&mut tx).await
         };
         for h in tx.conns.drain(..) {
+            if tx.unclean.iter().any(|a| **a == **h.pool.addr()) {
+                tracing::info!(session = self.id, backend = %h.pool.addr(), "closing a connection whose transaction branch did not end cleanly");
+                continue;
+            }
             h.pool.release(h.conn);
         }
         let outcome = match (&result, commit, tx.branches.len()) {
@@ -234,6 +260,7 @@ impl Session<'_> {
                 Ok(Ok(())) => kept.push(h),
                 Ok(Err(e)) => {
                     first_err.get_or_insert(e);
+                    tx.unclean.push(h.pool.addr().clone());
                     kept.push(h);
                 }
                 Err(e) => {
@@ -247,9 +274,12 @@ impl Session<'_> {
 
     async fn rollback_branches(&mut self, tx: &mut ShardTx) -> Result<(), SqlError> {
         let gtrid = tx.gtrid.clone();
+        // XA END fails on a branch already marked rollback-only (a deadlock victim); XA ROLLBACK still ends it.
+        let before = tx.unclean.len();
         let _ = self
             .on_each(tx, |b| b.map(|b| format!("XA END {}", xid(&gtrid, b))))
             .await;
+        tx.unclean.truncate(before);
         self.on_each(tx, |b| {
             Some(match b {
                 Some(b) => format!("XA ROLLBACK {}", xid(&gtrid, b)),

@@ -64,6 +64,29 @@ pub fn with_decimals(p: &Bytes, decimals: u8) -> Bytes {
     Bytes::from(v)
 }
 
+/// A copy of a column definition with another column name (the fifth length-encoded string).
+pub fn with_name(p: &Bytes, name: &[u8]) -> Bytes {
+    let mut i = 0;
+    let mut spans = [(0usize, 0usize); 5];
+    for span in spans.iter_mut() {
+        let Some((len, n)) = p.get(i..).and_then(lenenc::read_int) else {
+            return p.clone();
+        };
+        let end = i + n + len as usize;
+        *span = (i, end);
+        i = end;
+    }
+    if i > p.len() {
+        return p.clone();
+    }
+    let (start, end) = spans[4];
+    let mut out = BytesMut::with_capacity(p.len() + name.len());
+    out.extend_from_slice(&p[..start]);
+    lenenc::put_str(&mut out, name);
+    out.extend_from_slice(&p[end..]);
+    out.freeze()
+}
+
 /// Writes a complete result set: column count, definitions, (EOF), one packet per row written by `put_row`, and the
 /// end marker with `status` and `warnings`.
 #[allow(clippy::too_many_arguments)]
@@ -120,6 +143,23 @@ pub fn put_text_row(out: &mut BytesMut, row: &Row, width: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renames_a_column_definition() {
+        let mut p = BytesMut::new();
+        for s in [&b"def"[..], b"app", b"", b"", b"AVG(i + 1)", b""] {
+            lenenc::put_str(&mut p, s);
+        }
+        p.extend_from_slice(&[0x0c, 45, 0, 10, 0, 0, 0, 0xf6, 0, 0, 4, 0, 0]);
+        let renamed = with_name(&p.clone().freeze(), b"avg(i+1)");
+        let info = column_info(&renamed).unwrap();
+        assert_eq!((info.column_type, info.decimals, info.collation), (0xf6, 4, 45));
+        let mut want = BytesMut::new();
+        for s in [&b"def"[..], b"app", b"", b"", b"avg(i+1)", b""] {
+            lenenc::put_str(&mut want, s);
+        }
+        assert_eq!(&renamed[..want.len()], &want[..]);
+    }
 
     #[test]
     fn rows_round_trip() {

@@ -145,6 +145,9 @@ pub struct SelectMerge {
     /// The statement selects `*`: the plan does not know how many columns precede the hidden ones, so the
     /// `order_by` columns count from the first hidden column.
     pub wildcard: bool,
+    /// Visible columns the client wrote as unaliased expressions: when the shards run rewritten text, the server
+    /// names them after that text, so the proxy renames them after the client's (see [`select::select_list_spans`]).
+    pub renamed: Vec<usize>,
 }
 
 /// How the OK packets of a write run on several shards combine.

@@ -405,6 +405,17 @@ pub fn plan_select_merge(q: &Query, select: &Select) -> Result<SelectMerge, Refu
             })
         };
         m.shard_sql = Some(template(&sq.to_string()));
+        if !wildcard {
+            m.renamed = select
+                .projection
+                .iter()
+                .enumerate()
+                .filter(
+                    |(_, item)| matches!(item, SelectItem::UnnamedExpr(e) if super::tables::column_ref(e).is_none()),
+                )
+                .map(|(i, _)| i)
+                .collect();
+        }
     }
     Ok(m)
 }
@@ -576,4 +587,77 @@ pub fn template(sql: &str) -> Template {
         out.push(Segment::Text(sql[text_start..].to_string()));
     }
     Template(out)
+}
+
+/// Byte spans of the items of the first top-level SELECT list in `sql` (from after `SELECT` and its modifiers to
+/// `FROM` or the end), split at top-level commas. The server names an unaliased expression column after exactly
+/// this text.
+pub fn select_list_spans(sql: &[u8]) -> Option<Vec<(usize, usize)>> {
+    use crate::lexer::{Lexer, TokenKind};
+    let mut lex = Lexer::new(sql).skip_while(|t| t.is_punct(b'('));
+    let first = lex.next()?;
+    if !first.is_word(sql, "SELECT") {
+        return None;
+    }
+    const MODIFIERS: [&str; 10] = [
+        "ALL",
+        "DISTINCT",
+        "DISTINCTROW",
+        "HIGH_PRIORITY",
+        "STRAIGHT_JOIN",
+        "SQL_SMALL_RESULT",
+        "SQL_BIG_RESULT",
+        "SQL_BUFFER_RESULT",
+        "SQL_CACHE",
+        "SQL_NO_CACHE",
+    ];
+    let mut spans = Vec::new();
+    let mut depth = 0i32;
+    let mut item: Option<(usize, usize)> = None;
+    let mut leading = true;
+    for t in lex {
+        if leading && t.kind == TokenKind::Word && MODIFIERS.iter().any(|m| t.is_word(sql, m)) {
+            continue;
+        }
+        leading = false;
+        match t.kind {
+            TokenKind::Punct(b'(') => depth += 1,
+            TokenKind::Punct(b')') => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && (t.is_punct(b',') || t.is_punct(b';') || t.is_word(sql, "FROM") || t.is_word(sql, "INTO")) {
+            spans.push(item.take()?);
+            if !t.is_punct(b',') {
+                return Some(spans);
+            }
+            continue;
+        }
+        if depth < 0 {
+            break;
+        }
+        item = Some(match item {
+            None => (t.start, t.end),
+            Some((s, _)) => (s, t.end),
+        });
+    }
+    if let Some(i) = item {
+        spans.push(i);
+    }
+    Some(spans)
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::select_list_spans;
+
+    #[test]
+    fn select_list_items_as_written() {
+        let sql = b"SELECT DISTINCT avg( i ), COUNT(*) AS n, f(a, b)+1 FROM t WHERE x = 1";
+        let spans = select_list_spans(sql).unwrap();
+        let items: Vec<&[u8]> = spans.iter().map(|&(s, e)| &sql[s..e]).collect();
+        assert_eq!(items, vec![&b"avg( i )"[..], b"COUNT(*) AS n", b"f(a, b)+1"]);
+        assert_eq!(select_list_spans(b"UPDATE t SET a = 1"), None);
+        let spans = select_list_spans(b"(SELECT 1)").unwrap();
+        assert_eq!(spans, vec![(8, 9)]);
+    }
 }

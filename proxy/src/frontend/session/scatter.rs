@@ -12,11 +12,12 @@ use crate::metrics::CommandClass;
 use crate::protocol::binary::put_binary_row;
 use crate::protocol::errors::SqlError;
 use crate::protocol::packets::OkInfo;
-use crate::protocol::rows::{column_info, put_text_row, with_decimals, write_result};
+use crate::protocol::rows::{column_info, put_text_row, with_decimals, with_name, write_result};
 use bytes::Bytes;
 use shardgate_router::lexer::{Lexer, TokenKind};
 use shardgate_router::merge::{merge, Row};
 use shardgate_router::plan::bind::average_decimals;
+use shardgate_router::plan::select::select_list_spans;
 use shardgate_router::plan::{render, split_insert, InsertPlan, LookupCleanup, ParamValues, SelectMerge, WriteCombine};
 use shardgate_router::vindex::{Destination, LookupVindex};
 use shardgate_router::{Keyspace, PreviousCounts, SqlValue};
@@ -217,6 +218,16 @@ impl Session<'_> {
         for a in &spec.averages {
             if let (Some(c), Some(sum)) = (visible.get_mut(a.output), infos.get(a.sum)) {
                 *c = with_decimals(c, average_decimals(sum.decimals));
+            }
+        }
+        if m.shard_sql.is_some() && !m.renamed.is_empty() {
+            // The shards named expression columns after the rewritten text; the client's own text names them.
+            if let Some(items) = select_list_spans(vals.sql) {
+                for &i in &m.renamed {
+                    if let (Some(c), Some(&(s, e))) = (visible.get_mut(i), items.get(i)) {
+                        *c = with_name(c, &vals.sql[s..e]);
+                    }
+                }
             }
         }
         let mut s = seq;

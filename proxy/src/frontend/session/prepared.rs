@@ -6,7 +6,7 @@
 //! whichever pooled connection serves it (prepared there on first use) and the binary result is relayed; several
 //! shards run the statement text with the values written in, and the merged rows go back as binary rows.
 
-use super::sharded::{pin_refusal, refusal_error};
+use super::sharded::{pin_refusal, refusal_error, StmtFlags};
 use super::{Fatal, PreparedRelay, Session};
 use crate::metrics::CommandClass;
 use crate::protocol::binary::decode_params;
@@ -15,7 +15,8 @@ use crate::protocol::command;
 use crate::protocol::errors::SqlError;
 use bytes::{Bytes, BytesMut};
 use shardgate_router::classify;
-use shardgate_router::plan::{Action, ParamValues};
+use shardgate_router::normalize::Param;
+use shardgate_router::plan::{Action, ParamValues, SharedPlan};
 use shardgate_router::StatementKind;
 
 /// First id the proxy gives sharded prepared statements (backend ids of unsharded sessions stay below).
@@ -33,6 +34,11 @@ pub(super) struct ShardedStmt {
     types: Option<Vec<u8>>,
     /// Values sent with COM_STMT_SEND_LONG_DATA since the last execution.
     long_data: Vec<Option<Vec<u8>>>,
+    /// What the statement reads of the session's previous statement.
+    flags: StmtFlags,
+    /// The plan and the statement's parameters under shard-map generation `.0`: executions reuse them without
+    /// tokenizing the text again until the map changes.
+    planned: (u64, SharedPlan, Vec<Param>),
 }
 
 impl Session<'_> {
@@ -70,10 +76,9 @@ impl Session<'_> {
         let sql = payload.slice(1..);
         let map = self.ctx.map.load_full();
         let ks = &map.keyspaces[ks_index];
-        let mut params = std::mem::take(&mut self.params);
+        let mut params = Vec::new();
         let generation = self.ctx.map_generation.load(std::sync::atomic::Ordering::Acquire);
         let plan = self.ctx.plans.plan(&sql, &mut params, &map, ks_index, generation);
-        self.params = params;
         if let Action::Reject(r) = &plan.action {
             return self.fail(seq, class, &refusal_error(r)).await;
         }
@@ -121,6 +126,8 @@ impl Session<'_> {
                 placeholders,
                 types: None,
                 long_data: vec![None; placeholders],
+                flags: StmtFlags::of(c),
+                planned: (generation, plan, params),
             },
         );
         self.ctx.metrics.statement(class, true);
@@ -193,10 +200,18 @@ impl Session<'_> {
             return self.fail(seq, class, &e).await;
         };
         let ks = &map.keyspaces[ks_index];
-        let c = classify(&sql);
-        let mut params = std::mem::take(&mut self.params);
         let generation = self.ctx.map_generation.load(std::sync::atomic::Ordering::Acquire);
-        let plan = self.ctx.plans.plan(&sql, &mut params, &map, ks_index, generation);
+        let st = self.sharded_stmts.get_mut(&id).expect("looked up above");
+        let flags = st.flags;
+        if st.planned.0 != generation {
+            // The map changed since the last execution: plan again (usually a plan-cache hit).
+            let (_, _, params) = &mut st.planned;
+            let plan = self.ctx.plans.plan(&sql, params, &map, ks_index, generation);
+            st.planned.0 = generation;
+            st.planned.1 = plan;
+        }
+        let plan = st.planned.1.clone();
+        let params = std::mem::take(&mut st.planned.2);
         let vals = ParamValues {
             sql: &sql,
             params: &params,
@@ -210,10 +225,12 @@ impl Session<'_> {
         };
         self.answer_binary = true;
         let r = self
-            .run_plan(payload, &sql, seq, &c, ks, &plan, &vals, Some(relay))
+            .run_plan(payload, &sql, seq, flags, ks, &plan, &vals, Some(relay))
             .await;
         self.answer_binary = false;
-        self.params = params;
+        if let Some(st) = self.sharded_stmts.get_mut(&id) {
+            st.planned.2 = params;
+        }
         r
     }
 }

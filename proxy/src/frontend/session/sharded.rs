@@ -17,6 +17,28 @@ pub(super) fn refusal_error(r: &Refusal) -> SqlError {
     SqlError::new(r.code, r.state, &r.message)
 }
 
+/// What a statement reads of the session's previous statement (from its classification, kept with prepared ones).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StmtFlags {
+    /// Calls `LAST_INSERT_ID()`.
+    pub reads_last_insert_id: bool,
+    /// Calls `ROW_COUNT()` / `FOUND_ROWS()`.
+    pub reads_previous_counts: bool,
+    /// Reads the diagnostics area.
+    pub reads_diagnostics: bool,
+}
+
+impl StmtFlags {
+    /// The flags of a classified statement.
+    pub(super) fn of(c: &Classified<'_>) -> StmtFlags {
+        StmtFlags {
+            reads_last_insert_id: c.reads_last_insert_id,
+            reads_previous_counts: c.reads_previous_statement_counts,
+            reads_diagnostics: c.reads_diagnostics,
+        }
+    }
+}
+
 /// The error for state that would pin a session to one shard's connection.
 pub(super) fn pin_refusal(reason: PinReason) -> SqlError {
     let what = match reason {
@@ -84,7 +106,9 @@ impl Session<'_> {
         let generation = self.ctx.map_generation.load(std::sync::atomic::Ordering::Acquire);
         let plan = self.ctx.plans.plan(&sql, &mut params, &map, ks_index, generation);
         let vals = ParamValues::text(&sql, &params);
-        let r = self.run_plan(payload, &sql, seq, c, ks, &plan, &vals, None).await;
+        let r = self
+            .run_plan(payload, &sql, seq, StmtFlags::of(c), ks, &plan, &vals, None)
+            .await;
         self.params = params;
         r
     }
@@ -98,7 +122,7 @@ impl Session<'_> {
         payload: &Bytes,
         sql: &Bytes,
         seq: u8,
-        c: &Classified<'_>,
+        flags: StmtFlags,
         ks: &Keyspace,
         plan: &shardgate_router::plan::Plan,
         vals: &ParamValues<'_>,
@@ -145,9 +169,9 @@ impl Session<'_> {
                 }
                 let pool = self.ctx.pools.get(&ks.shards[s].primary.addr);
                 let exec = Exec {
-                    reads_last_insert_id: c.reads_last_insert_id,
-                    reads_previous_counts: c.reads_previous_statement_counts,
-                    reads_diagnostics: c.reads_diagnostics,
+                    reads_last_insert_id: flags.reads_last_insert_id,
+                    reads_previous_counts: flags.reads_previous_counts,
+                    reads_diagnostics: flags.reads_diagnostics,
                     prepared,
                     ..Exec::new(Expect::Results, class)
                 };

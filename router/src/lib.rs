@@ -21,6 +21,8 @@ pub mod merge;
 pub mod normalize;
 pub mod plan;
 pub mod shardmap;
+#[cfg(test)]
+mod test_rng;
 pub mod value;
 pub mod vindex;
 

@@ -201,7 +201,7 @@ pub struct SysbenchSummary {
 }
 
 /// `  name:   123   (12.3 per sec.)` → (123, 12.3); the rate is 0 when absent.
-fn summary_number(out: &str, name: &str) -> Option<(u64, f64)> {
+pub fn summary_number(out: &str, name: &str) -> Option<(u64, f64)> {
     let line = out.lines().find(|l| l.trim_start().starts_with(name))?;
     let rest = line.trim_start()[name.len()..].trim();
     let count = rest.split_whitespace().next()?.parse().ok()?;

@@ -895,20 +895,6 @@ struct SysbenchRun {
     tps: f64,
 }
 
-/// `name:   123   (12.3 per sec.)` → (123, 12.3).
-fn sysbench_number(out: &str, name: &str) -> Option<(u64, f64)> {
-    let line = out.lines().find(|l| l.trim_start().starts_with(name))?;
-    let rest = line.trim_start()[name.len()..].trim();
-    let count = rest.split_whitespace().next()?.parse().ok()?;
-    let rate = rest
-        .split('(')
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0.0);
-    Some((count, rate))
-}
-
 fn sysbench(port: u16, user: &str, password: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(require_binary("sysbench"));
     cmd.arg("oltp_read_write")
@@ -942,7 +928,7 @@ async fn sysbench_run(label: &str, port: u16, user: &str, password: &str, secs: 
     assert!(o.success(), "sysbench {label} failed ({}):\n{}", o.status, o.dump());
     assert!(!all.contains("FATAL"), "sysbench {label} reported FATAL:\n{}", o.dump());
     let get = |name: &str| {
-        sysbench_number(&o.stdout, name)
+        shardgate_tests::sysbench::summary_number(&o.stdout, name)
             .unwrap_or_else(|| panic!("no `{name}` in sysbench {label} output:\n{}", o.dump()))
     };
     let (transactions, tps) = get("transactions:");

@@ -197,30 +197,13 @@ fn not_a_number(column: usize, value: &[u8], aggregate: &'static str) -> MergeEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merge::test_columns::{DOUBLE, LONG, VARCHAR};
 
-    const LONG: ColumnInfo = ColumnInfo {
-        column_type: 0x08,
-        flags: 0,
-        collation: 63,
-        decimals: 0,
-    };
     const NEWDECIMAL: ColumnInfo = ColumnInfo {
         column_type: 0xf6,
         flags: 0,
         collation: 63,
         decimals: 2,
-    };
-    const DOUBLE: ColumnInfo = ColumnInfo {
-        column_type: 0x05,
-        flags: 0,
-        collation: 63,
-        decimals: 31,
-    };
-    const VARCHAR: ColumnInfo = ColumnInfo {
-        column_type: 0xfd,
-        flags: 0,
-        collation: 45,
-        decimals: 0,
     };
 
     fn row(values: &[Option<&str>]) -> Row {

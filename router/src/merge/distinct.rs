@@ -29,19 +29,7 @@ pub(crate) fn distinct(columns: &[ColumnInfo], rows: Vec<Row>, visible: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const VARCHAR: ColumnInfo = ColumnInfo {
-        column_type: 0xfd,
-        flags: 0,
-        collation: 45,
-        decimals: 0,
-    };
-    const LONG: ColumnInfo = ColumnInfo {
-        column_type: 0x03,
-        flags: 0,
-        collation: 63,
-        decimals: 0,
-    };
+    use crate::merge::test_columns::{LONG, VARCHAR};
 
     fn row(values: &[Option<&str>]) -> Row {
         values.iter().map(|v| v.map(|s| s.as_bytes().to_vec())).collect()

@@ -159,19 +159,7 @@ impl ExactSizeIterator for KWayMerge {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LONG: ColumnInfo = ColumnInfo {
-        column_type: 0x03,
-        flags: 0,
-        collation: 63,
-        decimals: 0,
-    };
-    const VARCHAR: ColumnInfo = ColumnInfo {
-        column_type: 0xfd,
-        flags: 0,
-        collation: 45,
-        decimals: 0,
-    };
+    use crate::merge::test_columns::{LONG, VARCHAR};
 
     fn ints(values: &[i64]) -> Vec<Row> {
         values.iter().map(|v| vec![Some(v.to_string().into_bytes())]).collect()

@@ -36,6 +36,8 @@ mod kway;
 
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod test_columns;
 
 pub use compare::compare_values;
 pub use kway::KWayMerge;
@@ -413,39 +415,9 @@ fn check_having(
 
 #[cfg(test)]
 mod tests {
+    use super::test_columns::{DOUBLE, LONG, LONGLONG, NEWDECIMAL, VARCHAR};
     use super::*;
     use std::borrow::Cow;
-
-    const LONG: ColumnInfo = ColumnInfo {
-        column_type: 0x03,
-        flags: 0,
-        collation: 63,
-        decimals: 0,
-    };
-    const LONGLONG: ColumnInfo = ColumnInfo {
-        column_type: 0x08,
-        flags: 0,
-        collation: 63,
-        decimals: 0,
-    };
-    const NEWDECIMAL: ColumnInfo = ColumnInfo {
-        column_type: 0xf6,
-        flags: 0,
-        collation: 63,
-        decimals: 0,
-    };
-    const VARCHAR: ColumnInfo = ColumnInfo {
-        column_type: 0xfd,
-        flags: 0,
-        collation: 45,
-        decimals: 0,
-    };
-    const DOUBLE: ColumnInfo = ColumnInfo {
-        column_type: 0x05,
-        flags: 0,
-        collation: 63,
-        decimals: 31,
-    };
 
     fn row(values: &[Option<&str>]) -> Row {
         values.iter().map(|v| v.map(|s| s.as_bytes().to_vec())).collect()

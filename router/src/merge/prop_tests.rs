@@ -3,53 +3,10 @@
 
 use std::cmp::Ordering;
 
+use super::test_columns::{LONG, LONGLONG, NEWDECIMAL, VARCHAR};
 use super::*;
 
-/// A 64-bit linear congruential generator (Knuth's MMIX constants): reproducible without dependencies.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-const LONG: ColumnInfo = ColumnInfo {
-    column_type: 0x03,
-    flags: 0,
-    collation: 63,
-    decimals: 0,
-};
-const LONGLONG: ColumnInfo = ColumnInfo {
-    column_type: 0x08,
-    flags: 0,
-    collation: 63,
-    decimals: 0,
-};
-const NEWDECIMAL: ColumnInfo = ColumnInfo {
-    column_type: 0xf6,
-    flags: 0,
-    collation: 63,
-    decimals: 0,
-};
-const VARCHAR: ColumnInfo = ColumnInfo {
-    column_type: 0xfd,
-    flags: 0,
-    collation: 45,
-    decimals: 0,
-};
+use crate::test_rng::Lcg;
 
 /// Strings that collide in general_ci in several ways (case, trailing spaces), all characters above the space.
 const WORDS: [&str; 12] = ["a", "A", "a ", "b", "B  ", "ab", "AB", "aB ", "", " ", "b!", "_"];

@@ -1517,27 +1517,19 @@ fn statements_that_only_parse_with_their_literals_are_planned_uncached() {
 // ---------------------------------------------------------------------------------------------------------------
 // Property tests (a deterministic LCG: no dependency, reproducible)
 
-struct Lcg(u64);
+use crate::test_rng::Lcg;
 
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 ^ (self.0 >> 29)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
+/// Keys for the property tests.
+trait Keys {
     /// An integer key: small, negative, or anywhere in the 64-bit range.
+    fn key(&mut self) -> i128;
+}
+
+impl Keys for Lcg {
     fn key(&mut self) -> i128 {
-        match self.below(4) {
-            0 => self.below(1000) as i128,
-            1 => -(self.below(1000) as i128) - 1,
+        match self.index(4) {
+            0 => self.index(1000) as i128,
+            1 => -(self.index(1000) as i128) - 1,
             2 => i128::from(self.next() as i64),
             _ => i128::from(self.next()),
         }
@@ -1556,13 +1548,13 @@ fn property_bound_shards_are_the_hash_shards_of_the_keys() {
     let mut rng = Lcg(0x5eed);
     let mut params = Vec::new();
     for case in 0..3000 {
-        let n = 1 + rng.below(8);
+        let n = 1 + rng.index(8);
         let keys: Vec<i128> = (0..n).map(|_| rng.key()).collect();
         // Some keys are written as placeholders and bound, some as quoted decimal strings.
         let mut bound = Vec::new();
         let list: Vec<String> = keys
             .iter()
-            .map(|&k| match rng.below(4) {
+            .map(|&k| match rng.index(4) {
                 0 => {
                     bound.push(if k < 0 || k <= i128::from(i64::MAX) {
                         SqlValue::Int(k as i64)
@@ -1575,7 +1567,7 @@ fn property_bound_shards_are_the_hash_shards_of_the_keys() {
                 _ => k.to_string(),
             })
             .collect();
-        let sql = match rng.below(4) {
+        let sql = match rng.index(4) {
             0 => format!("SELECT * FROM users WHERE id IN ({})", list.join(", ")),
             1 => format!(
                 "SELECT o.note FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id IN ({}) AND o.note <> 'x'",
@@ -1850,9 +1842,9 @@ fn property_truncated_and_spliced_statements_never_panic() {
             check(&sql[..end]);
         }
         for _ in 0..300 {
-            let at = rng.below(sql.len() + 1);
+            let at = rng.index(sql.len() + 1);
             let mut s = sql.to_string();
-            s.insert_str(at, SPLICES[rng.below(SPLICES.len())]);
+            s.insert_str(at, SPLICES[rng.index(SPLICES.len())]);
             check(&s);
         }
     }

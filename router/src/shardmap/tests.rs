@@ -678,21 +678,7 @@ fn errors_display_path_and_message() {
     );
 }
 
-/// A deterministic pseudo-random sequence (no dependency, reproducible).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 ^ (self.0 >> 29)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::test_rng::Lcg;
 
 /// A one-keyspace sharded map with shards named `names`, in that order.
 fn layout(names: &[String]) -> String {
@@ -712,12 +698,12 @@ fn property_random_layouts_cover_the_key_space() {
     let mut rng = Lcg(0xc0ffee);
     for case in 0..400 {
         // Distinct split points, as one- or two-byte prefixes.
-        let mut bounds: Vec<u64> = (0..1 + rng.below(7))
+        let mut bounds: Vec<u64> = (0..1 + rng.index(7))
             .map(|_| {
-                if rng.below(2) == 0 {
-                    (1 + rng.below(255) as u64) << 56
+                if rng.index(2) == 0 {
+                    (1 + rng.index(255) as u64) << 56
                 } else {
-                    (1 + rng.below(65535) as u64) << 48
+                    (1 + rng.index(65535) as u64) << 48
                 }
             })
             .collect();
@@ -743,15 +729,15 @@ fn property_random_layouts_cover_the_key_space() {
             .collect();
         let mut shuffled = sorted.clone();
         for i in (1..shuffled.len()).rev() {
-            shuffled.swap(i, rng.below(i + 1));
+            shuffled.swap(i, rng.index(i + 1));
         }
         let m = ShardMap::from_yaml(&layout(&shuffled)).unwrap_or_else(|e| panic!("case {case}: {shuffled:?}: {e}"));
         let ks = &m.keyspaces[0];
         let names: Vec<&str> = ks.shards.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, sorted, "case {case}: shards are sorted by range");
         for _ in 0..50 {
-            let id = match rng.below(3) {
-                0 => bounds[rng.below(bounds.len())].wrapping_sub(rng.below(2) as u64),
+            let id = match rng.index(3) {
+                0 => bounds[rng.index(bounds.len())].wrapping_sub(rng.index(2) as u64),
                 _ => rng.next(),
             };
             let want = bounds.iter().filter(|&&b| b <= id).count();
@@ -759,12 +745,12 @@ fn property_random_layouts_cover_the_key_space() {
         }
         // Without one shard there is a gap; with one twice, an overlap.
         let mut gap = shuffled.clone();
-        gap.remove(rng.below(gap.len()));
+        gap.remove(rng.index(gap.len()));
         let e = err(&layout(&gap));
         assert!(e.path.starts_with("keyspaces.app.shards["), "case {case}: {e}");
         assert!(e.message.contains("key range gap"), "case {case}: {gap:?}: {e}");
         let mut twice = shuffled.clone();
-        twice.push(shuffled[rng.below(shuffled.len())].clone());
+        twice.push(shuffled[rng.index(shuffled.len())].clone());
         let e = err(&layout(&twice));
         assert!(e.message.contains("overlaps"), "case {case}: {twice:?}: {e}");
     }

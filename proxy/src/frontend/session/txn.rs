@@ -272,6 +272,15 @@ impl Session<'_> {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// Rolls every XA branch back before a commit decision and returns the error the client gets (1402, XA100).
+    async fn abandon_xa(&mut self, tx: &mut ShardTx, why: String) -> SqlError {
+        let gtrid = tx.gtrid.clone();
+        let _ = self
+            .on_each(tx, |b| b.map(|b| format!("XA ROLLBACK {}", xid(&gtrid, b))))
+            .await;
+        SqlError::new(1402, "XA100", format!("transaction rolled back: {why}"))
+    }
+
     async fn rollback_branches(&mut self, tx: &mut ShardTx) -> Result<(), SqlError> {
         let gtrid = tx.gtrid.clone();
         // XA END fails on a branch already marked rollback-only (a deadlock victim); XA ROLLBACK still ends it.
@@ -344,30 +353,21 @@ impl Session<'_> {
             return Ok(());
         }
         // Two-phase commit.
-        self.on_each(tx, |b| b.map(|b| format!("XA END {}", xid(&gtrid, b))))
+        if let Err(e) = self
+            .on_each(tx, |b| b.map(|b| format!("XA END {}", xid(&gtrid, b))))
             .await
-            .map_err(|e| {
-                SqlError::new(
-                    1402,
-                    "XA100",
-                    format!("transaction rolled back: XA END failed: {}", e.message),
-                )
-            })?;
+        {
+            return Err(self.abandon_xa(tx, format!("XA END failed: {}", e.message)).await);
+        }
         if let Err(e) = self
             .on_each(tx, |b| b.map(|b| format!("XA PREPARE {}", xid(&gtrid, b))))
             .await
         {
-            let _ = self
-                .on_each(tx, |b| b.map(|b| format!("XA ROLLBACK {}", xid(&gtrid, b))))
-                .await;
-            return Err(SqlError::new(
-                1402,
-                "XA100",
-                format!(
-                    "transaction rolled back: a shard could not prepare it ({})",
-                    e.message.trim_start_matches("shardgate: ")
-                ),
-            ));
+            let why = format!(
+                "a shard could not prepare it ({})",
+                e.message.trim_start_matches("shardgate: ")
+            );
+            return Err(self.abandon_xa(tx, why).await);
         }
         crate::failpoint::crash_point("xa-after-prepare");
         let decision = Decision {
@@ -380,14 +380,8 @@ impl Session<'_> {
         };
         if let Err(e) = self.ctx.xa_log.record(&decision) {
             tracing::error!(gtrid = %gtrid, error = %e, "cannot write the XA decision record; rolling back");
-            let _ = self
-                .on_each(tx, |b| b.map(|b| format!("XA ROLLBACK {}", xid(&gtrid, b))))
-                .await;
-            return Err(SqlError::new(
-                1402,
-                "XA100",
-                format!("transaction rolled back: the proxy could not record its commit decision ({e})"),
-            ));
+            let why = format!("the proxy could not record its commit decision ({e})");
+            return Err(self.abandon_xa(tx, why).await);
         }
         crate::failpoint::crash_point("xa-after-decision");
         if let Err(e) = self

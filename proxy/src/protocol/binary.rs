@@ -364,7 +364,7 @@ mod tests {
         ];
         let mut b = BytesMut::new();
         put_binary_row(&mut b, &cols, &row);
-        let mut want = vec![0x00, 0b0001_0000, 0];
+        let mut want = vec![0x00, 0b0001_0000];
         want.extend_from_slice(&(-2i32).to_le_bytes());
         want.extend_from_slice(&[7, 0xe8, 0x07, 5, 6, 7, 8, 9]);
         want.extend_from_slice(&[8, 1, 1, 0, 0, 0, 1, 0, 1]);

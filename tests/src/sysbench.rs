@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! # async fn demo(port: u16) {
-//! use shardgate_tests::Sysbench;
+//! use shardgate_tests::sysbench::Sysbench;
 //! use std::time::Duration;
 //! let out = Sysbench::new("oltp_point_select", port, "u", "p", "sbtest")
 //!     .args(["--tables=2", "--table-size=2000", "--time=5", "run"])

@@ -183,6 +183,18 @@ pub fn bind(ks: &Keyspace, target: &Target, vals: &ParamValues<'_>) -> Result<Bo
                 .as_ref()
                 .map(|r| vals.operand(r).ok_or_else(missing))
                 .transpose()?;
+            if r.is_none() {
+                // The point-select hot path: one keyspace id, no allocation.
+                match ks.vindexes[*vindex]
+                    .vindex
+                    .map(std::slice::from_ref(&k))
+                    .map_err(no_shard)?
+                {
+                    Destination::KeyspaceId(id) => return Ok(BoundShards::One(ks.shard_index_for(id))),
+                    Destination::None => return Ok(BoundShards::One(0)),
+                    _ => {}
+                }
+            }
             let mut out = Vec::with_capacity(1);
             shards_for_value(ks, *vindex, Some(&k), r.as_ref(), &mut out)?;
             settle(out)
